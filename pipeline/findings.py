@@ -1,0 +1,75 @@
+"""Findings: the one currency every check stage pays in.
+
+A finding points at a file and line like a compiler error, carries a stable code
+(documented in docs/rules.md) and a hint that says how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Loc:
+    """A position in a source file (1-based line and column)."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    file: str
+    line: int = 0
+    column: int = 0
+    hint: str = ""
+
+    @classmethod
+    def at(
+        cls, loc: Loc | None, code: str, message: str, hint: str = "",
+        severity: Severity = Severity.ERROR,
+    ) -> Finding:
+        loc = loc or Loc("<unknown>")
+        return cls(code, severity, message, loc.file, loc.line, loc.column, hint)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line, self.column, self.code)
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["severity"] = str(self.severity)
+        return data
+
+    def __str__(self) -> str:
+        where = str(Loc(self.file, self.line, self.column))
+        text = f"{where}: {self.code} {self.severity} {self.message}"
+        return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(f.is_error for f in findings)
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Stable order (file, line, column, code) and no exact duplicates."""
+    return sorted(set(findings), key=Finding.sort_key)

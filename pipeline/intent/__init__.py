@@ -1,0 +1,1 @@
+"""Intent: load YAML with positions, validate it into a typed model, check its semantics."""

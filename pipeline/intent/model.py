@@ -1,0 +1,399 @@
+"""The typed intent model (pydantic v2).
+
+Vendor-neutral and small: what the network does, not how a device says it. Every
+mapping keeps its :class:`~pipeline.intent.loader.Source` in ``src`` so rules can
+point at the exact line of a field. Range and cross-reference checks live in
+``rules.py``, not here, so that they report with their own stable codes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from pipeline.findings import Finding, Loc
+from pipeline.intent.loader import LOC_KEY, Source, strip_locs
+
+Name = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+]
+"""Identifiers that end up as config tokens: no spaces, at most 32 characters."""
+Text = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
+"""The name of an environment variable holding a secret, never the secret itself."""
+
+
+def _to_area(value: Any) -> Any:
+    """OSPF areas may be written as 0 or as 0.0.0.0; keep the integer."""
+    if isinstance(value, str) and value.count(".") == 3:
+        try:
+            return int(IPv4Address(value))
+        except ValueError:
+            return value
+    return value
+
+
+Area = Annotated[int, BeforeValidator(_to_area), Field(ge=0, le=2**32 - 1)]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _drop_loc(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != LOC_KEY}
+    return value
+
+
+Map = Annotated[dict[K, V], BeforeValidator(_drop_loc)]
+"""A mapping used as data (name -> thing): the loader's position entry is not a key."""
+
+
+class Node(BaseModel):
+    """Base of every intent object: strict keys, immutable, knows where it was written."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, arbitrary_types_allowed=True,
+    )
+
+    src: Source | None = Field(default=None, alias=LOC_KEY, exclude=True, repr=False)
+
+    def at(self, key: str | None = None) -> Loc:
+        if self.src is None:
+            return Loc("<intent>")
+        return self.src.at(key)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_keys(cls, data: Any, info: ValidationInfo) -> Any:
+        """Report unknown keys with a did-you-mean hint, then validate the rest."""
+        if not isinstance(data, dict) or not isinstance(info.context, dict):
+            return data
+        known = {f.alias or name for name, f in cls.model_fields.items()} | set(cls.model_fields)
+        unknown = [k for k in data if k not in known]
+        if not unknown:
+            return data
+        src = data.get(LOC_KEY)
+        for key in unknown:
+            close = difflib.get_close_matches(key, sorted(known - {LOC_KEY, "src"}), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else (
+                "allowed keys: " + ", ".join(sorted(k for k in known if k not in (LOC_KEY, "src")))
+            )
+            loc = src.at(key) if isinstance(src, Source) else None
+            info.context.setdefault("findings", []).append(
+                Finding.at(loc, "NP010", f"unknown key {key!r}", hint)
+            )
+        return {k: v for k, v in data.items() if k not in unknown}
+
+
+# --------------------------------------------------------------------------- network
+
+
+class TacacsServer(Node):
+    name: Name
+    address: IPv4Address
+    key_secret: SecretName
+
+
+class Snmp(Node):
+    community_secret: SecretName
+    location: Text = ""
+    contact: Text = ""
+
+
+class NetworkSettings(Node):
+    """intent/network.yaml: organisation-wide settings every device shares."""
+
+    name: Name
+    domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]{1,253}$")]
+    asn: Annotated[int, Field(ge=1, le=4294967295)]
+    ntp: list[IPv4Address] = []
+    dns: list[IPv4Address] = []
+    syslog: list[IPv4Address] = []
+    snmp: Snmp | None = None
+    tacacs: list[TacacsServer] = []
+    banner: Text = ""
+    management_zone: Name = "mgmt"
+
+
+# --------------------------------------------------------------------------- sites
+
+
+class Vlan(Node):
+    id: int
+    name: Name
+    zone: Name
+    subnet: IPv4Network
+    gateway: IPv4Address | None = None
+    dhcp_relay: list[IPv4Address] = []
+    description: Text = ""
+
+    @property
+    def gateway_address(self) -> IPv4Address:
+        """The gateway, by default the first host of the subnet."""
+        return self.gateway or next(self.subnet.hosts())
+
+
+class PortGroup(Node):
+    """Access ports of one switch: a range string (``GigabitEthernet1/0/1-12``) in one VLAN."""
+
+    interfaces: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9/.,\- ]*$")]
+    vlan: int
+    description: Text = ""
+
+
+class SwitchManagement(Node):
+    vlan: int
+    address: IPv4Interface
+
+
+class Switch(Node):
+    management: SwitchManagement
+    ports: list[PortGroup] = []
+
+
+class Site(Node):
+    """intent/sites/<site>.yaml."""
+
+    name: Name
+    description: Text = ""
+    core: Name
+    ospf_area: Area = 0
+    pools: list[IPv4Network] = []
+    vlans: list[Vlan] = []
+    switches: Map[Name, Switch] = {}
+
+
+# --------------------------------------------------------------------------- topology
+
+PORT_RE = re.compile(r"^(?P<device>[A-Za-z0-9][A-Za-z0-9_.-]*):(?P<interface>[A-Za-z0-9/.\-]+)$")
+
+
+class LinkEnd(Node):
+    port: str
+    address: IPv4Interface | None = None
+    ospf_area: Area | None = None
+    ospf_cost: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        if not PORT_RE.match(value):
+            raise ValueError("a link end is written 'device:interface'")
+        return value
+
+    @property
+    def device(self) -> str:
+        return self.port.split(":", 1)[0]
+
+    @property
+    def interface(self) -> str:
+        return self.port.split(":", 1)[1]
+
+
+def _to_end(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"port": value}
+    return value
+
+
+End = Annotated[LinkEnd, BeforeValidator(_to_end)]
+
+
+class OspfLink(Node):
+    area: Area = 0
+    cost: Annotated[int, Field(ge=1, le=65535)] = 10
+
+
+class Link(Node):
+    a: End
+    b: End
+    kind: Literal["routed", "trunk"] = "routed"
+    description: Text = ""
+    subnet: IPv4Network | None = None
+    ospf: OspfLink | None = None
+    vlans: list[int] | str = []
+    native_vlan: int | None = None
+
+
+class BgpPeer(Node):
+    address: IPv4Address
+    asn: Annotated[int, Field(ge=1, le=4294967295)]
+    description: Text = ""
+    password_secret: SecretName | None = None
+    announces: list[IPv4Network] = []
+
+
+class Uplink(Node):
+    """An external BGP peering (ISP, cloud VPN gateway) at one of our devices."""
+
+    name: Name
+    device: Name
+    interface: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/.\-]+$")]
+    address: IPv4Interface
+    zone: Name
+    peer: BgpPeer
+    import_policy: Name
+    export_policy: Name
+    description: Text = ""
+
+
+class Topology(Node):
+    """intent/topology.yaml."""
+
+    links: list[Link] = []
+    uplinks: list[Uplink] = []
+
+
+# --------------------------------------------------------------------------- routing
+
+
+class OspfSettings(Node):
+    reference_bandwidth: Annotated[int, Field(ge=1, le=4294967)] = 100000
+    spf_throttle: tuple[int, int, int] = (50, 200, 5000)
+    lsa_throttle: Annotated[int, Field(ge=0, le=5000)] = 5000
+    lsa_min_arrival: Annotated[int, Field(ge=0, le=600000)] = 1000
+    default_originate: list[Name] = []
+    redistribute_bgp: Map[Name, Name] = {}
+    """device -> prefix list of BGP routes that device puts into OSPF."""
+
+
+class StaticRoute(Node):
+    device: Name
+    prefix: IPv4Network
+    next_hop: IPv4Address | Literal["blackhole"]
+    description: Text = ""
+
+
+class PrefixEntry(Node):
+    prefix: IPv4Network
+    le: Annotated[int, Field(ge=0, le=32)] | None = None
+
+
+def _to_prefix_entry(value: Any) -> Any:
+    """``"10.200.0.0/16 le 24"`` is the short form of ``{prefix: …, le: 24}``."""
+    if isinstance(value, str):
+        parts = value.split()
+        if len(parts) == 3 and parts[1] == "le":
+            return {"prefix": parts[0], "le": parts[2]}
+        return {"prefix": value}
+    return value
+
+
+class Routing(Node):
+    """intent/routing.yaml."""
+
+    ospf: OspfSettings = OspfSettings()
+    prefix_lists: Map[Name, list[Annotated[PrefixEntry, BeforeValidator(_to_prefix_entry)]]] = {}
+    static_routes: list[StaticRoute] = []
+
+
+# --------------------------------------------------------------------------- firewall
+
+SERVICE_RE = re.compile(r"^(?:(?P<proto>tcp|udp)/(?P<lo>\d{1,5})(?:-(?P<hi>\d{1,5}))?|icmp|any)$")
+
+
+class Zone(Node):
+    description: Text = ""
+    networks: list[IPv4Network] = []
+    default: bool = False
+    """The zone of every address no other zone claims (the Internet)."""
+
+
+class AddressGroup(Node):
+    zone: Name
+    addresses: list[IPv4Network]
+
+
+class Rule(Node):
+    name: Name
+    from_: list[Name] = Field(alias="from")
+    to: list[Name]
+    services: list[Name]
+    action: Literal["allow", "deny"] = "allow"
+    log: bool = False
+    description: Text = ""
+
+    @field_validator("from_", "to", "services", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class DefaultAction(Node):
+    action: Literal["deny"] = "deny"
+    log: bool = True
+
+
+class Firewall(Node):
+    """intent/firewall.yaml: zones and conduits, ordered rules, default deny."""
+
+    services: Map[Name, list[str]] = {}
+    zones: Map[Name, Zone] = {}
+    groups: Map[Name, AddressGroup] = {}
+    rules: list[Rule] = []
+    default: DefaultAction = DefaultAction()
+    router_access: Map[Name, list[Name]] = {}
+    """service -> zones allowed to reach the routers themselves (ssh, snmp …)."""
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _service_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("services")
+    @classmethod
+    def _service_syntax(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, specs in value.items():
+            for spec in specs:
+                if not SERVICE_RE.match(spec):
+                    raise ValueError(
+                        f"service {name!r}: {spec!r} is not 'tcp/PORT', 'udp/LO-HI', 'icmp' or 'any'"
+                    )
+        return value
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+class Credentials(Node):
+    username_env: SecretName
+    password_env: SecretName
+
+
+class HostData(Node):
+    site: Name
+    role: Literal["core", "edge", "access"]
+    model: Text = ""
+    interfaces: list[str]
+    """Ports the device has; ranges allowed (``GigabitEthernet1/0/1-48``)."""
+    loopback: IPv4Interface | None = None
+    credentials: Credentials | None = None
+
+
+class Host(Node):
+    """One device of the Nornir SimpleInventory (groups and defaults already merged)."""
+
+    name: Name
+    hostname: str
+    platform: Literal["frr", "ios"]
+    groups: list[str] = []
+    port: int | None = None
+    username: str | None = None
+    connection_options: Annotated[dict[str, Any], BeforeValidator(strip_locs)] = {}
+    data: HostData
