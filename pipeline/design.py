@@ -1,0 +1,432 @@
+"""Design: validated intent + inventory -> one plain, vendor-neutral record per device.
+
+This is where network decisions are made once (which address each link end gets,
+which interface is a VLAN's gateway, which prefixes a zone holds); templates only
+spell those facts in a platform's syntax. Assumes the semantic rules passed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
+from typing import Literal
+
+from pipeline.intent.model import Link, LinkEnd, Rule, Site
+from pipeline.intent.parse import Intent
+from pipeline.intent.ports import expand, normalise, vlan_list
+
+Mode = Literal["routed", "access", "trunk", "svi", "loopback", "unused"]
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    mode: Mode
+    description: str = ""
+    address: IPv4Interface | None = None
+    vlan: int | None = None
+    allowed_vlans: tuple[int, ...] = ()
+    native_vlan: int | None = None
+    ospf_area: int | None = None
+    ospf_cost: int | None = None
+    ospf_passive: bool = False
+    ospf_p2p: bool = False
+    zone: str | None = None
+
+
+@dataclass(frozen=True)
+class Vlan:
+    id: int
+    name: str
+    zone: str
+
+
+@dataclass(frozen=True)
+class Ospf:
+    router_id: IPv4Address
+    reference_bandwidth: int
+    spf_throttle: tuple[int, int, int]
+    lsa_throttle: int
+    lsa_min_arrival: int
+    default_originate: bool
+    redistribute_bgp: str | None  # prefix list
+
+
+@dataclass(frozen=True)
+class BgpNeighbor:
+    name: str
+    address: IPv4Address
+    remote_as: int
+    description: str
+    password_secret: str | None
+    import_policy: str
+    export_policy: str
+
+
+@dataclass(frozen=True)
+class Bgp:
+    asn: int
+    router_id: IPv4Address
+    neighbors: tuple[BgpNeighbor, ...]
+    networks: tuple[IPv4Network, ...]
+
+
+@dataclass(frozen=True)
+class PrefixList:
+    name: str
+    entries: tuple[tuple[IPv4Network, int | None], ...]
+
+
+@dataclass(frozen=True)
+class StaticRoute:
+    prefix: IPv4Network
+    next_hop: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """One side of a firewall rule: a zone's named set, a literal prefix list, or 'not ours'."""
+
+    zone: str
+    set_name: str | None = None
+    prefixes: tuple[IPv4Network, ...] = ()
+    outside: bool = False  # the default zone: every address no other zone claims
+
+
+@dataclass(frozen=True)
+class Port:
+    proto: Literal["tcp", "udp", "icmp", "any"]
+    ports: str = ""  # "502" or "1000-2000"
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    name: str
+    action: Literal["allow", "deny"]
+    log: bool
+    sources: tuple[Match, ...]
+    destinations: tuple[Match, ...]
+    services: tuple[Port, ...]
+
+
+@dataclass(frozen=True)
+class ZoneSet:
+    zone: str
+    set_name: str
+    prefixes: tuple[IPv4Network, ...]
+
+
+@dataclass(frozen=True)
+class Firewall:
+    zone_sets: tuple[ZoneSet, ...]
+    internal: tuple[IPv4Network, ...]
+    rules: tuple[FirewallRule, ...]
+    router_access: tuple[tuple[Port, tuple[Match, ...]], ...]
+    bgp_peers: tuple[IPv4Address, ...]
+    log_default: bool
+
+
+@dataclass(frozen=True)
+class Tacacs:
+    name: str
+    address: IPv4Address
+    key_secret: str
+
+
+@dataclass(frozen=True)
+class Device:
+    """Everything a template needs for one device, and nothing vendor-specific."""
+
+    name: str
+    platform: str
+    site: str
+    role: str
+    model: str
+    domain: str
+    loopback: IPv4Interface | None
+    interfaces: tuple[Interface, ...]
+    vlans: tuple[Vlan, ...] = ()
+    ospf: Ospf | None = None
+    bgp: Bgp | None = None
+    prefix_lists: tuple[PrefixList, ...] = ()
+    static_routes: tuple[StaticRoute, ...] = ()
+    firewall: Firewall | None = None
+    default_gateway: IPv4Address | None = None
+    management_prefixes: tuple[IPv4Network, ...] = ()
+    ntp: tuple[IPv4Address, ...] = ()
+    dns: tuple[IPv4Address, ...] = ()
+    syslog: tuple[IPv4Address, ...] = ()
+    tacacs: tuple[Tacacs, ...] = ()
+    snmp_community_secret: str | None = None
+    snmp_location: str = ""
+    snmp_contact: str = ""
+    banner: str = ""
+    sources: frozenset[str] = field(default_factory=frozenset)
+    """Intent files (and inventory) this device's config depends on."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def link_addresses(link: Link) -> tuple[IPv4Interface | None, IPv4Interface | None]:
+    """Addresses of the two ends: explicit ones, else the first two usable of the subnet."""
+    if link.kind != "routed" or link.subnet is None:
+        return link.a.address, link.b.address
+    hosts = list(link.subnet) if link.subnet.prefixlen == 31 else list(link.subnet.hosts())[:2]
+    auto = [IPv4Interface(f"{h}/{link.subnet.prefixlen}") for h in hosts[:2]]
+    return link.a.address or auto[0], link.b.address or auto[1]
+
+
+def end_ospf(link: Link, end: LinkEnd) -> tuple[int | None, int | None]:
+    """(area, cost) of one end: the end's own values, else the link's."""
+    if link.ospf is None and end.ospf_area is None:
+        return None, None
+    area = end.ospf_area if end.ospf_area is not None else (link.ospf.area if link.ospf else 0)
+    cost = end.ospf_cost or (link.ospf.cost if link.ospf else None)
+    return area, cost
+
+
+def zone_prefixes(intent: Intent) -> dict[str, list[IPv4Network]]:
+    """Zone -> the prefixes it holds (VLAN subnets plus declared networks), collapsed."""
+    result: dict[str, list[IPv4Network]] = {z: list(v.networks) for z, v in
+                                            intent.firewall.zones.items()}
+    for site in intent.sites.values():
+        for vlan in site.vlans:
+            result.setdefault(vlan.zone, []).append(vlan.subnet)
+    return {z: sorted(collapse_addresses(p)) for z, p in result.items()}
+
+
+def set_name(zone: str) -> str:
+    return "z_" + zone.replace("-", "_").replace(".", "_")
+
+
+def parse_service(spec: str) -> Port:
+    if spec in ("any", "icmp"):
+        return Port(spec)  # type: ignore[arg-type]
+    proto, ports = spec.split("/")
+    return Port(proto, ports)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- firewall
+
+
+def _match(intent: Intent, name: str, zones: dict[str, list[IPv4Network]]) -> Match:
+    group = intent.firewall.groups.get(name)
+    if group is not None:
+        return Match(group.zone, prefixes=tuple(collapse_addresses(group.addresses)))
+    if intent.firewall.zones[name].default:
+        return Match(name, outside=True)
+    return Match(name, set_name=set_name(name), prefixes=tuple(zones.get(name, ())))
+
+
+def _rule(intent: Intent, rule: Rule, zones: dict[str, list[IPv4Network]]) -> FirewallRule:
+    services = tuple(parse_service(spec) for svc in rule.services
+                     for spec in intent.firewall.services[svc])
+    return FirewallRule(
+        name=rule.name, action=rule.action, log=rule.log,
+        sources=tuple(_match(intent, n, zones) for n in rule.from_),
+        destinations=tuple(_match(intent, n, zones) for n in rule.to),
+        services=services,
+    )
+
+
+def firewall(intent: Intent, bgp_peers: tuple[IPv4Address, ...]) -> Firewall:
+    zones = zone_prefixes(intent)
+    sets = tuple(ZoneSet(z, set_name(z), tuple(p)) for z, p in sorted(zones.items())
+                 if p and not intent.firewall.zones.get(z, None) is None
+                 and not intent.firewall.zones[z].default)
+    internal = tuple(collapse_addresses(p for s in sets for p in s.prefixes))
+    access = tuple(
+        (parse_service(spec), tuple(_match(intent, z, zones) for z in allowed))
+        for svc, allowed in sorted(intent.firewall.router_access.items())
+        for spec in intent.firewall.services[svc]
+    )
+    return Firewall(
+        zone_sets=sets, internal=internal,
+        rules=tuple(_rule(intent, r, zones) for r in intent.firewall.rules),
+        router_access=access, bgp_peers=bgp_peers, log_default=intent.firewall.default.log,
+    )
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def _site_vlan_zone(site: Site) -> dict[int, str]:
+    return {v.id: v.zone for v in site.vlans}
+
+
+def _router_interfaces(intent: Intent, name: str, site: Site | None) -> list[Interface]:
+    host = intent.hosts[name]
+    result: list[Interface] = []
+    if host.data.loopback is not None:
+        result.append(Interface("lo", "loopback", "router id", host.data.loopback,
+                                ospf_area=0, ospf_passive=True))
+    for link in intent.topology.links:
+        a_addr, b_addr = link_addresses(link)
+        for end, peer, addr in ((link.a, link.b, a_addr), (link.b, link.a, b_addr)):
+            if end.device != name:
+                continue
+            if link.kind == "routed":
+                area, cost = end_ospf(link, end)
+                desc = link.description or f"to {peer.device} {peer.interface}"
+                result.append(Interface(end.interface, "routed", desc, addr, ospf_area=area,
+                                        ospf_cost=cost, ospf_p2p=addr is not None and
+                                        addr.network.prefixlen >= 30))
+            elif site is not None and site.core == name:
+                result.extend(_gateway_subinterfaces(site, end, peer, link))
+    for uplink in intent.topology.uplinks:
+        if uplink.device == name:
+            desc = uplink.description or f"uplink {uplink.name}"
+            result.append(Interface(uplink.interface, "routed", desc, uplink.address,
+                                    zone=uplink.zone))
+    return sorted(result, key=lambda i: _natural(i.name))
+
+
+def _gateway_subinterfaces(site: Site, end: LinkEnd, peer: LinkEnd, link: Link) -> list[Interface]:
+    """A router's trunk port becomes one subinterface per VLAN it is the gateway of."""
+    carried = set(vlan_list(link.vlans))
+    subifs = []
+    for vlan in site.vlans:
+        if vlan.id in carried:
+            address = IPv4Interface(f"{vlan.gateway_address}/{vlan.subnet.prefixlen}")
+            subifs.append(Interface(
+                f"{end.interface}.{vlan.id}", "svi", f"{vlan.name} via {peer.device}",
+                address, vlan=vlan.id, ospf_area=site.ospf_area, ospf_passive=True,
+                zone=vlan.zone,
+            ))
+    return subifs
+
+
+def _natural(name: str) -> tuple[object, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+
+
+def _switch_interfaces(intent: Intent, name: str, site: Site) -> tuple[list[Interface], set[int]]:
+    host = intent.hosts[name]
+    switch = site.switches[name]
+    used: dict[str, Interface] = {}
+    vlans: set[int] = {switch.management.vlan}
+    names = {v.id: v.name for v in site.vlans}
+    for group in switch.ports:
+        for port in expand(group.interfaces, "ios"):
+            used[port] = Interface(port, "access", group.description or names.get(group.vlan, ""),
+                                   vlan=group.vlan)
+            vlans.add(group.vlan)
+    for link in intent.topology.links:
+        for end, peer in ((link.a, link.b), (link.b, link.a)):
+            if end.device != name or link.kind != "trunk":
+                continue
+            port = normalise(end.interface, "ios")
+            allowed = tuple(vlan_list(link.vlans))
+            used[port] = Interface(port, "trunk", link.description or
+                                   f"trunk to {peer.device} {peer.interface}",
+                                   allowed_vlans=allowed, native_vlan=link.native_vlan)
+            vlans.update(allowed)
+    result = [used.get(p) or Interface(p, "unused", "unused")
+              for p in expand(host.data.interfaces, "ios")]
+    mgmt = next(v for v in site.vlans if v.id == switch.management.vlan)
+    result.append(Interface(f"Vlan{mgmt.id}", "svi", "management", switch.management.address,
+                            vlan=mgmt.id, zone=mgmt.zone))
+    return result, vlans
+
+
+def _bgp(intent: Intent, name: str, router_id: IPv4Address) -> Bgp | None:
+    uplinks = [u for u in intent.topology.uplinks if u.device == name]
+    if not uplinks:
+        return None
+    neighbors = tuple(BgpNeighbor(
+        name=u.name, address=u.peer.address, remote_as=u.peer.asn,
+        description=u.peer.description or u.description or u.name,
+        password_secret=u.peer.password_secret, import_policy=u.import_policy,
+        export_policy=u.export_policy,
+    ) for u in uplinks)
+    exported = {u.export_policy for u in uplinks}
+    networks = sorted({e.prefix for pl in exported for e in intent.routing.prefix_lists[pl]
+                       if e.le is None})
+    return Bgp(intent.network.asn, router_id, neighbors, tuple(networks))
+
+
+def _prefix_lists(intent: Intent, names: set[str]) -> tuple[PrefixList, ...]:
+    return tuple(PrefixList(n, tuple((e.prefix, e.le) for e in intent.routing.prefix_lists[n]))
+                 for n in sorted(names))
+
+
+def _common(intent: Intent, name: str) -> dict[str, object]:
+    net = intent.network
+    zones = zone_prefixes(intent)
+    host = intent.hosts[name]
+    return dict(
+        name=name, platform=host.platform, site=host.data.site, role=host.data.role,
+        model=host.data.model, domain=net.domain, loopback=host.data.loopback,
+        management_prefixes=tuple(zones.get(net.management_zone, ())),
+        ntp=tuple(net.ntp), dns=tuple(net.dns), syslog=tuple(net.syslog),
+        tacacs=tuple(Tacacs(t.name, t.address, t.key_secret) for t in net.tacacs),
+        snmp_community_secret=net.snmp.community_secret if net.snmp else None,
+        snmp_location=net.snmp.location if net.snmp else "",
+        snmp_contact=net.snmp.contact if net.snmp else "",
+        banner=net.banner,
+    )
+
+
+def _router(intent: Intent, name: str) -> Device:
+    host = intent.hosts[name]
+    site = intent.sites.get(host.data.site)
+    interfaces = _router_interfaces(intent, name, site)
+    router_id = host.data.loopback.ip if host.data.loopback else next(
+        i.address.ip for i in interfaces if i.address is not None)
+    settings = intent.routing.ospf
+    ospf = None
+    if any(i.ospf_area is not None for i in interfaces):
+        ospf = Ospf(
+            router_id=router_id, reference_bandwidth=settings.reference_bandwidth,
+            spf_throttle=settings.spf_throttle, lsa_throttle=settings.lsa_throttle,
+            lsa_min_arrival=settings.lsa_min_arrival,
+            default_originate=name in settings.default_originate,
+            redistribute_bgp=settings.redistribute_bgp.get(name),
+        )
+    bgp = _bgp(intent, name, router_id)
+    lists: set[str] = set()
+    if bgp:
+        lists |= {p for n in bgp.neighbors for p in (n.import_policy, n.export_policy)}
+    if ospf and ospf.redistribute_bgp:
+        lists.add(ospf.redistribute_bgp)
+    statics = tuple(StaticRoute(r.prefix, str(r.next_hop), r.description)
+                    for r in intent.routing.static_routes if r.device == name)
+    peers = tuple(n.address for n in bgp.neighbors) if bgp else ()
+    return Device(
+        **_common(intent, name),  # type: ignore[arg-type]
+        interfaces=tuple(interfaces), ospf=ospf, bgp=bgp,
+        prefix_lists=_prefix_lists(intent, lists), static_routes=statics,
+        firewall=firewall(intent, peers),
+        sources=frozenset(intent.files),
+    )
+
+
+def _switch(intent: Intent, name: str) -> Device:
+    host = intent.hosts[name]
+    site = intent.sites[host.data.site]
+    interfaces, vlan_ids = _switch_interfaces(intent, name, site)
+    mgmt_vlan = site.switches[name].management.vlan
+    gateway = next(v.gateway_address for v in site.vlans if v.id == mgmt_vlan)
+    vlans = tuple(Vlan(v.id, v.name, v.zone) for v in site.vlans if v.id in vlan_ids)
+    sources = {"intent/network.yaml", "intent/topology.yaml", site.at().file}
+    sources |= {f for f in intent.files if f.startswith("inventory/")}
+    return Device(
+        **_common(intent, name),  # type: ignore[arg-type]
+        interfaces=tuple(interfaces), vlans=vlans, default_gateway=gateway,
+        sources=frozenset(sources),
+    )
+
+
+def design(intent: Intent) -> dict[str, Device]:
+    """One :class:`Device` per inventory host, in name order."""
+    devices = {}
+    for name in sorted(intent.hosts):
+        host = intent.hosts[name]
+        if host.platform == "frr":
+            devices[name] = _router(intent, name)
+        else:
+            devices[name] = _switch(intent, name)
+    return devices

@@ -1,0 +1,1 @@
+"""Render: device facts -> config files through per-platform Jinja templates; lint them."""
