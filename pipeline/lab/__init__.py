@@ -1,0 +1,1 @@
+"""Lab: the example network's FRR devices as Linux network namespaces (no path to the outside)."""
