@@ -1,0 +1,630 @@
+"""Semantic rules: what a schema cannot see.
+
+Each rule is a function registered with a stable code, a title and a severity;
+``docs/rules.md`` lists every code (a test keeps the two in step). Rules read the
+validated intent and return findings that point at the line that is wrong.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
+from itertools import combinations
+
+from pipeline.design import end_ospf, link_addresses, parse_service, zone_prefixes
+from pipeline.findings import Finding, Loc, Severity
+from pipeline.intent.model import Link, Rule, Site
+from pipeline.intent.parse import Intent
+from pipeline.intent.ports import expand, normalise, vlan_list
+
+Check = Callable[[Intent], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    code: str
+    title: str
+    severity: Severity
+    check: Check
+
+
+RULES: dict[str, RuleInfo] = {}
+IOS_RESERVED_VLANS = range(1002, 1006)
+
+
+def rule(code: str, title: str, severity: Severity = Severity.ERROR) -> Callable[[Check], Check]:
+    def register(check: Check) -> Check:
+        RULES[code] = RuleInfo(code, title, severity, check)
+        return check
+    return register
+
+
+def check(intent: Intent) -> list[Finding]:
+    """Run every rule; a rule's severity applies to all of its findings."""
+    findings: list[Finding] = []
+    for info in RULES.values():
+        for f in info.check(intent):
+            findings.append(Finding(info.code, info.severity, f.message, f.file, f.line,
+                                    f.column, f.hint))
+    return findings
+
+
+def _f(loc: Loc, message: str, hint: str = "") -> Finding:
+    """A finding whose code and severity ``check`` fills in from the rule."""
+    return Finding.at(loc, "", message, hint)
+
+
+# --------------------------------------------------------------------------- VLANs
+
+
+@rule("NP101", "duplicate VLAN id in a site")
+def duplicate_vlan(intent: Intent) -> Iterator[Finding]:
+    for site in intent.sites.values():
+        seen: dict[int, Loc] = {}
+        for vlan in site.vlans:
+            if vlan.id in seen:
+                yield _f(vlan.at("id"), f"VLAN {vlan.id} is defined twice in site {site.name} "
+                         f"(first at line {seen[vlan.id].line})", "give each VLAN its own id")
+            else:
+                seen[vlan.id] = vlan.at("id")
+
+
+@rule("NP102", "VLAN id out of range 1-4094")
+def vlan_range(intent: Intent) -> Iterator[Finding]:
+    for site in intent.sites.values():
+        for vlan in site.vlans:
+            if not 1 <= vlan.id <= 4094:
+                yield _f(vlan.at("id"), f"VLAN id {vlan.id} is out of range",
+                         "VLAN ids are 1 to 4094")
+
+
+@rule("NP103", "VLAN id reserved on IOS (1002-1005)")
+def vlan_reserved(intent: Intent) -> Iterator[Finding]:
+    for site in intent.sites.values():
+        if not _site_has_ios(intent, site):
+            continue
+        for vlan in site.vlans:
+            if vlan.id in IOS_RESERVED_VLANS:
+                yield _f(vlan.at("id"), f"VLAN {vlan.id} is reserved on Cisco IOS",
+                         "IOS keeps 1002-1005 for FDDI/Token Ring: pick another id")
+
+
+def _site_has_ios(intent: Intent, site: Site) -> bool:
+    return any(h.platform == "ios" and h.data.site == site.name for h in intent.hosts.values())
+
+
+@rule("NP112", "trunk carries a VLAN the site does not define")
+def trunk_vlans(intent: Intent) -> Iterator[Finding]:
+    for link in intent.topology.links:
+        if link.kind != "trunk":
+            continue
+        try:
+            carried = vlan_list(link.vlans)
+        except ValueError as exc:
+            yield _f(link.at("vlans"), str(exc), "write VLAN lists as '10,20-30'")
+            continue
+        for end in (link.a, link.b):
+            site = _site_of(intent, end.device)
+            if site is None:
+                continue
+            defined = {v.id for v in site.vlans}
+            missing = [v for v in carried if v not in defined]
+            if missing:
+                yield _f(link.at("vlans"), f"trunk {end.port} carries VLAN(s) "
+                         f"{','.join(map(str, missing))} not defined in site {site.name}",
+                         f"define them in {site.at().file} or remove them from the trunk")
+
+
+@rule("NP122", "access port in a VLAN the site does not define")
+def access_vlans(intent: Intent) -> Iterator[Finding]:
+    for site in intent.sites.values():
+        defined = {v.id for v in site.vlans}
+        for name, switch in site.switches.items():
+            if switch.management.vlan not in defined:
+                yield _f(switch.management.at("vlan"), f"{name}: management VLAN "
+                         f"{switch.management.vlan} is not defined in site {site.name}",
+                         "add the VLAN to the site's vlans")
+            for group in switch.ports:
+                if group.vlan not in defined:
+                    yield _f(group.at("vlan"), f"{name}: ports {group.interfaces} are in VLAN "
+                             f"{group.vlan}, which site {site.name} does not define",
+                             "add the VLAN to the site's vlans or fix the id")
+
+
+@rule("NP123", "VLAN not carried to its gateway exactly once")
+def vlan_gateway_path(intent: Intent) -> Iterator[Finding]:
+    for site in intent.sites.values():
+        if site.core not in intent.hosts:
+            continue
+        count: dict[int, int] = defaultdict(int)
+        for link in intent.topology.links:
+            if link.kind == "trunk" and site.core in (link.a.device, link.b.device):
+                try:
+                    for vid in vlan_list(link.vlans):
+                        count[vid] += 1
+                except ValueError:
+                    continue
+        for vlan in site.vlans:
+            if count[vlan.id] != 1:
+                how = "no trunk" if not count[vlan.id] else f"{count[vlan.id]} trunks"
+                yield _f(vlan.at("id"), f"VLAN {vlan.id} reaches its gateway {site.core} over "
+                         f"{how}", f"carry it on exactly one trunk from {site.core}")
+
+
+# --------------------------------------------------------------------------- addressing
+
+
+@dataclass(frozen=True)
+class _Addr:
+    address: IPv4Interface
+    owner: str
+    loc: Loc
+
+
+def _assigned(intent: Intent) -> list[_Addr]:
+    """Every address the intent puts on an interface, with where it was written."""
+    result: list[_Addr] = []
+    for site in intent.sites.values():
+        for vlan in site.vlans:
+            iface = IPv4Interface(f"{vlan.gateway_address}/{vlan.subnet.prefixlen}")
+            result.append(_Addr(iface, f"gateway of VLAN {vlan.id}",
+                                vlan.at("gateway") if vlan.gateway else vlan.at("subnet")))
+        for name, switch in site.switches.items():
+            result.append(_Addr(switch.management.address, f"{name} management",
+                                switch.management.at("address")))
+    for link in intent.topology.links:
+        a_addr, b_addr = link_addresses(link)
+        for end, addr in ((link.a, a_addr), (link.b, b_addr)):
+            if addr is not None:
+                loc = end.at("address") if end.address else link.at("subnet")
+                result.append(_Addr(addr, end.port, loc))
+    for up in intent.topology.uplinks:
+        result.append(_Addr(up.address, f"{up.device}:{up.interface}", up.at("address")))
+    for name, host in sorted(intent.hosts.items()):
+        if host.data.loopback is not None:
+            result.append(_Addr(host.data.loopback, f"{name} loopback",
+                                host.data.at("loopback")))
+    return result
+
+
+@dataclass(frozen=True)
+class _Net:
+    network: IPv4Network
+    owner: str
+    loc: Loc
+
+
+def _subnets(intent: Intent) -> list[_Net]:
+    nets: list[_Net] = []
+    for site in intent.sites.values():
+        nets += [_Net(v.subnet, f"VLAN {v.id} ({site.name})", v.at("subnet")) for v in site.vlans]
+    for link in intent.topology.links:
+        if link.subnet is not None:
+            nets.append(_Net(link.subnet, f"link {link.a.port}-{link.b.port}", link.at("subnet")))
+    for up in intent.topology.uplinks:
+        nets.append(_Net(up.address.network, f"uplink {up.name}", up.at("address")))
+    for name, host in sorted(intent.hosts.items()):
+        if host.data.loopback is not None:
+            nets.append(_Net(host.data.loopback.network, f"{name} loopback",
+                             host.data.at("loopback")))
+    return nets
+
+
+@rule("NP104", "overlapping subnets")
+def overlapping(intent: Intent) -> Iterator[Finding]:
+    for x, y in combinations(_subnets(intent), 2):
+        if x.network != y.network and x.network.overlaps(y.network):
+            later, earlier = sorted((x, y), key=lambda n: n.loc, reverse=True)
+            yield _f(later.loc, f"{later.owner} {later.network} overlaps {earlier.owner} "
+                     f"{earlier.network} ({earlier.loc})", "give every segment its own prefix")
+
+
+@rule("NP105", "duplicate subnet")
+def duplicate_subnet(intent: Intent) -> Iterator[Finding]:
+    for x, y in combinations(_subnets(intent), 2):
+        if x.network == y.network:
+            later, earlier = sorted((x, y), key=lambda n: n.loc, reverse=True)
+            yield _f(later.loc, f"{later.owner} reuses subnet {later.network} of "
+                     f"{earlier.owner} ({earlier.loc})", "give every segment its own prefix")
+
+
+@rule("NP106", "address outside its subnet")
+def outside_subnet(intent: Intent) -> Iterator[Finding]:
+    for site in intent.sites.values():
+        for vlan in site.vlans:
+            if vlan.gateway is not None and vlan.gateway not in vlan.subnet:
+                yield _f(vlan.at("gateway"), f"gateway {vlan.gateway} of VLAN {vlan.id} is not "
+                         f"in its subnet {vlan.subnet}", "pick an address inside the subnet")
+        subnets = {v.id: v.subnet for v in site.vlans}
+        for name, switch in site.switches.items():
+            subnet = subnets.get(switch.management.vlan)
+            if subnet is not None and switch.management.address.network != subnet:
+                yield _f(switch.management.at("address"), f"{name} management address "
+                         f"{switch.management.address} is not in VLAN "
+                         f"{switch.management.vlan} ({subnet})",
+                         "use an address and prefix length of the management VLAN")
+    for link in intent.topology.links:
+        for end in (link.a, link.b):
+            if end.address and link.subnet and end.address.network != link.subnet:
+                yield _f(end.at("address"), f"{end.port} address {end.address} is not in the "
+                         f"link subnet {link.subnet}", "use an address of the link subnet")
+    for up in intent.topology.uplinks:
+        if up.peer.address not in up.address.network:
+            continue  # NP115 reports this one: the session cannot come up
+        if up.peer.address == up.address.ip:
+            yield _f(up.peer.at("address"), f"uplink {up.name}: peer address equals ours",
+                     "the peer needs its own address in the link subnet")
+
+
+@rule("NP107", "address is the network or broadcast address of its subnet")
+def network_broadcast(intent: Intent) -> Iterator[Finding]:
+    for item in _assigned(intent):
+        net = item.address.network
+        if net.prefixlen >= 31:
+            continue
+        if item.address.ip in (net.network_address, net.broadcast_address):
+            kind = "network" if item.address.ip == net.network_address else "broadcast"
+            yield _f(item.loc, f"{item.owner} uses the {kind} address {item.address.ip} of "
+                     f"{net}", "use a host address")
+
+
+@rule("NP108", "duplicate IP address")
+def duplicate_ip(intent: Intent) -> Iterator[Finding]:
+    seen: dict[IPv4Address, _Addr] = {}
+    for item in sorted(_assigned(intent), key=lambda a: a.loc):
+        first = seen.get(item.address.ip)
+        if first is not None:
+            yield _f(item.loc, f"{item.owner} uses {item.address.ip}, already used by "
+                     f"{first.owner} ({first.loc})", "every interface needs its own address")
+        else:
+            seen[item.address.ip] = item
+
+
+# --------------------------------------------------------------------------- devices and links
+
+
+def _site_of(intent: Intent, device: str) -> Site | None:
+    host = intent.hosts.get(device)
+    return intent.sites.get(host.data.site) if host else None
+
+
+def _device_refs(intent: Intent) -> Iterator[tuple[str, Loc, str]]:
+    """(device name, where, what refers to it) for every device reference in the intent."""
+    for link in intent.topology.links:
+        for end in (link.a, link.b):
+            yield end.device, end.at("port") if end.src else link.at(), "link end"
+    for up in intent.topology.uplinks:
+        yield up.device, up.at("device"), f"uplink {up.name}"
+    for site in intent.sites.values():
+        yield site.core, site.at("core"), f"core of site {site.name}"
+        for name in site.switches:
+            yield name, site.at("switches"), f"switch of site {site.name}"
+    for route in intent.routing.static_routes:
+        yield route.device, route.at("device"), "static route"
+    for name in intent.routing.ospf.default_originate:
+        yield name, intent.routing.ospf.at("default_originate"), "OSPF default_originate"
+    for name in intent.routing.ospf.redistribute_bgp:
+        yield name, intent.routing.ospf.at("redistribute_bgp"), "OSPF redistribute_bgp"
+
+
+@rule("NP109", "reference to a device the inventory does not have")
+def unknown_device(intent: Intent) -> Iterator[Finding]:
+    import difflib
+
+    for name, loc, what in _device_refs(intent):
+        if name not in intent.hosts:
+            close = difflib.get_close_matches(name, sorted(intent.hosts), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "add it to inventory/hosts.yaml"
+            yield _f(loc, f"{what} names unknown device {name!r}", hint)
+
+
+def _ports(intent: Intent, device: str) -> set[str] | None:
+    host = intent.hosts.get(device)
+    if host is None:
+        return None
+    try:
+        return set(expand(host.data.interfaces, host.platform))
+    except ValueError:
+        return None
+
+
+def _interface_uses(intent: Intent) -> Iterator[tuple[str, str, Loc, str]]:
+    """(device, normalised interface, where, what) for every interface the intent uses."""
+    for link in intent.topology.links:
+        for end in (link.a, link.b):
+            host = intent.hosts.get(end.device)
+            platform = host.platform if host else "frr"
+            yield (end.device, normalise(end.interface, platform),
+                   end.at("port") if end.src else link.at(), f"link {link.a.port}-{link.b.port}")
+    for up in intent.topology.uplinks:
+        yield up.device, up.interface, up.at("interface"), f"uplink {up.name}"
+    for site in intent.sites.values():
+        for name, switch in site.switches.items():
+            for group in switch.ports:
+                try:
+                    ports = expand(group.interfaces, "ios")
+                except ValueError:
+                    continue
+                for port in ports:
+                    yield name, port, group.at("interfaces"), f"access ports {group.interfaces}"
+
+
+@rule("NP110", "interface the device does not have")
+def unknown_interface(intent: Intent) -> Iterator[Finding]:
+    for device, iface, loc, what in _interface_uses(intent):
+        ports = _ports(intent, device)
+        if ports is not None and iface not in ports:
+            yield _f(loc, f"{what}: {device} has no interface {iface}",
+                     f"{device} has: {_summary(ports)} (inventory/hosts.yaml)")
+
+
+def _summary(ports: set[str]) -> str:
+    names = sorted(ports)
+    return ", ".join(names) if len(names) <= 6 else f"{names[0]} … {names[-1]} ({len(names)})"
+
+
+@rule("NP111", "interface used twice")
+def interface_twice(intent: Intent) -> Iterator[Finding]:
+    seen: dict[tuple[str, str], tuple[Loc, str]] = {}
+    for device, iface, loc, what in _interface_uses(intent):
+        first = seen.get((device, iface))
+        if first is not None and first[0] != loc:
+            yield _f(loc, f"{device} {iface} is used by {what} and by {first[1]} ({first[0]})",
+                     "an interface belongs to one link, uplink or port group")
+        else:
+            seen.setdefault((device, iface), (loc, what))
+
+
+@rule("NP113", "OSPF area mismatch across a link")
+def ospf_area(intent: Intent) -> Iterator[Finding]:
+    for link in intent.topology.links:
+        (area_a, _), (area_b, _) = end_ospf(link, link.a), end_ospf(link, link.b)
+        if area_a != area_b:
+            yield _f(_end_loc(link), f"link {link.a.port}-{link.b.port}: OSPF area {area_a} "
+                     f"on one end, {area_b} on the other",
+                     "both ends of a link must be in the same area or no adjacency forms")
+
+
+@rule("NP114", "OSPF cost differs across a link", Severity.WARNING)
+def ospf_cost(intent: Intent) -> Iterator[Finding]:
+    for link in intent.topology.links:
+        (_, cost_a), (_, cost_b) = end_ospf(link, link.a), end_ospf(link, link.b)
+        if cost_a != cost_b:
+            yield _f(_end_loc(link), f"link {link.a.port}-{link.b.port}: OSPF cost {cost_a} "
+                     f"one way, {cost_b} the other", "asymmetric costs route the two "
+                     "directions differently; set one cost on the link unless that is meant")
+
+
+def _end_loc(link: Link) -> Loc:
+    for end in (link.b, link.a):
+        if end.src is not None and (end.ospf_area is not None or end.ospf_cost is not None):
+            return end.at("ospf_area" if end.ospf_area is not None else "ospf_cost")
+    return link.at("ospf")
+
+
+@rule("NP115", "BGP neighbour with no matching local address")
+def bgp_neighbor(intent: Intent) -> Iterator[Finding]:
+    for up in intent.topology.uplinks:
+        if up.peer.address not in up.address.network:
+            yield _f(up.peer.at("address"), f"uplink {up.name}: peer {up.peer.address} is not in "
+                     f"{up.address.network}, the subnet of {up.device} {up.interface}",
+                     "a directly connected eBGP peer must share the interface's subnet")
+        if up.peer.asn == intent.network.asn:
+            yield _f(up.peer.at("asn"), f"uplink {up.name}: peer AS {up.peer.asn} is our own AS",
+                     "uplinks are eBGP: the peer has another AS")
+
+
+@rule("NP124", "reference to an undefined prefix list")
+def prefix_lists(intent: Intent) -> Iterator[Finding]:
+    known = intent.routing.prefix_lists
+    for up in intent.topology.uplinks:
+        for key in ("import_policy", "export_policy"):
+            name = getattr(up, key)
+            if name not in known:
+                yield _f(up.at(key), f"uplink {up.name}: prefix list {name!r} is not defined",
+                         "define it under prefix_lists in intent/routing.yaml")
+    for device, name in intent.routing.ospf.redistribute_bgp.items():
+        if name not in known:
+            yield _f(intent.routing.ospf.at("redistribute_bgp"),
+                     f"{device}: prefix list {name!r} is not defined",
+                     "define it under prefix_lists in intent/routing.yaml")
+
+
+@rule("NP125", "inventory and sites disagree")
+def inventory_sites(intent: Intent) -> Iterator[Finding]:
+    switches = {n for s in intent.sites.values() for n in s.switches}
+    for name, host in sorted(intent.hosts.items()):
+        if host.data.site not in intent.sites:
+            yield _f(host.data.at("site"), f"{name}: unknown site {host.data.site!r}",
+                     f"sites are: {', '.join(sorted(intent.sites))}")
+        elif host.platform == "ios" and name not in switches:
+            yield _f(host.at(), f"{name} is an IOS switch no site describes",
+                     f"add it under switches in {intent.sites[host.data.site].at().file}")
+    for site in intent.sites.values():
+        core = intent.hosts.get(site.core)
+        if core is not None and core.platform != "frr":
+            yield _f(site.at("core"), f"site core {site.core} is {core.platform}, not frr",
+                     "VLAN gateways and the zone firewall run on frr routers")
+        for name in site.switches:
+            host = intent.hosts.get(name)
+            if host is not None and host.platform != "ios":
+                yield _f(site.at("switches"), f"switch {name} is {host.platform}, not ios",
+                         "access switches are ios devices")
+            elif host is not None and host.data.site != site.name:
+                yield _f(site.at("switches"), f"switch {name} belongs to site "
+                         f"{host.data.site} in the inventory", "move it to the right site")
+
+
+# --------------------------------------------------------------------------- firewall
+
+
+@rule("NP116", "reference to an unknown zone")
+def unknown_zone(intent: Intent) -> Iterator[Finding]:
+    zones = intent.firewall.zones
+    for site in intent.sites.values():
+        for vlan in site.vlans:
+            if vlan.zone not in zones:
+                yield _f(vlan.at("zone"), f"VLAN {vlan.id} is in unknown zone {vlan.zone!r}",
+                         _did_you_mean(vlan.zone, zones, "intent/firewall.yaml zones"))
+    for up in intent.topology.uplinks:
+        if up.zone not in zones:
+            yield _f(up.at("zone"), f"uplink {up.name} is in unknown zone {up.zone!r}",
+                     _did_you_mean(up.zone, zones, "intent/firewall.yaml zones"))
+    for name, group in intent.firewall.groups.items():
+        if group.zone not in zones:
+            yield _f(group.at("zone"), f"group {name} is in unknown zone {group.zone!r}",
+                     _did_you_mean(group.zone, zones, "zones"))
+    for svc, allowed in intent.firewall.router_access.items():
+        for zone in allowed:
+            if zone not in zones:
+                yield _f(intent.firewall.at("router_access"), f"router_access {svc}: unknown "
+                         f"zone {zone!r}", _did_you_mean(zone, zones, "zones"))
+
+
+def _did_you_mean(name: str, known: Iterable[str], where: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"did you mean {close[0]!r}?" if close else f"define it in {where}"
+
+
+@rule("NP117", "reference to an unknown service")
+def unknown_service(intent: Intent) -> Iterator[Finding]:
+    services = intent.firewall.services
+    for r in intent.firewall.rules:
+        for svc in r.services:
+            if svc not in services:
+                yield _f(r.at("services"), f"rule {r.name}: unknown service {svc!r}",
+                         _did_you_mean(svc, services, "intent/firewall.yaml services"))
+    for svc in intent.firewall.router_access:
+        if svc not in services:
+            yield _f(intent.firewall.at("router_access"), f"router_access: unknown service "
+                     f"{svc!r}", _did_you_mean(svc, services, "services"))
+
+
+@rule("NP118", "rule names neither a zone nor an address group")
+def unknown_group(intent: Intent) -> Iterator[Finding]:
+    names = set(intent.firewall.zones) | set(intent.firewall.groups)
+    for r in intent.firewall.rules:
+        for key, refs in (("from", r.from_), ("to", r.to)):
+            for ref in refs:
+                if ref not in names:
+                    yield _f(r.at(key), f"rule {r.name}: {key} {ref!r} is no zone or group",
+                             _did_you_mean(ref, names, "zones or groups"))
+    for name in set(intent.firewall.zones) & set(intent.firewall.groups):
+        yield _f(intent.firewall.groups[name].at(), f"group {name} has the name of a zone",
+                 "rules could not tell them apart: rename the group")
+
+
+@rule("NP127", "address group outside its zone")
+def group_in_zone(intent: Intent) -> Iterator[Finding]:
+    zones = zone_prefixes(intent)
+    for name, group in intent.firewall.groups.items():
+        zone = intent.firewall.zones.get(group.zone)
+        if zone is None or zone.default:
+            continue
+        for address in group.addresses:
+            if not any(address.subnet_of(p) for p in zones.get(group.zone, [])):
+                yield _f(group.at("addresses"), f"group {name}: {address} is not in zone "
+                         f"{group.zone}", "a group is a part of its zone: fix the zone or address")
+
+
+@rule("NP121", "zone with no VLAN", Severity.WARNING)
+def empty_zone(intent: Intent) -> Iterator[Finding]:
+    used = {v.zone for s in intent.sites.values() for v in s.vlans}
+    for name, zone in intent.firewall.zones.items():
+        if name not in used and not zone.networks and not zone.default:
+            yield _f(zone.at(), f"zone {name} has no VLAN and no networks",
+                     "assign a VLAN to it, give it networks, or remove it")
+
+
+# -- shadowing: does an earlier rule already decide every flow of a later one?
+
+_Space = tuple[bool, tuple[IPv4Network, ...]]  # (outside-of-internal, prefixes)
+
+
+def _space(intent: Intent, name: str, zones: dict[str, list[IPv4Network]]) -> _Space:
+    group = intent.firewall.groups.get(name)
+    if group is not None:
+        return False, tuple(collapse_addresses(group.addresses))
+    zone = intent.firewall.zones.get(name)
+    if zone is not None and zone.default:
+        return True, ()
+    return False, tuple(zones.get(name, ()))
+
+
+def _covers(big: _Space, small: _Space, internal: list[IPv4Network]) -> bool:
+    if small[0]:
+        return big[0] or any(p.prefixlen == 0 for p in big[1])
+    if big[0]:
+        return all(not any(p.overlaps(i) for i in internal) for p in small[1])
+    return all(any(p.subnet_of(q) for q in big[1]) for p in small[1])
+
+
+def _port_covers(big: str, small: str) -> bool:
+    b, s = parse_service(big), parse_service(small)
+    if b.proto == "any":
+        return True
+    if b.proto != s.proto:
+        return False
+    if b.proto == "icmp":
+        return True
+    blo, _, bhi = b.ports.partition("-")
+    slo, _, shi = s.ports.partition("-")
+    return int(blo) <= int(slo) and int(shi or slo) <= int(bhi or blo)
+
+
+def _flows(intent: Intent, r: Rule) -> list[tuple[str, str, str]]:
+    services = intent.firewall.services
+    return [(s, d, spec) for s in r.from_ for d in r.to for svc in r.services
+            for spec in services.get(svc, [])]
+
+
+@rule("NP119", "rule fully shadowed by an earlier rule with the opposite action")
+def shadowed(intent: Intent) -> Iterator[Finding]:
+    for r, earlier, opposite in _shadowing(intent):
+        if opposite:
+            yield _f(r.at(), f"rule {r.name} never matches: {', '.join(earlier)} already "
+                     f"decide(s) all its traffic the other way", "move it above "
+                     f"{earlier[0]} or narrow that rule")
+
+
+@rule("NP120", "redundant rule (an earlier rule already does the same)", Severity.WARNING)
+def redundant(intent: Intent) -> Iterator[Finding]:
+    for r, earlier, opposite in _shadowing(intent):
+        if not opposite:
+            yield _f(r.at(), f"rule {r.name} is redundant: {', '.join(earlier)} already "
+                     f"{'allow' if r.action == 'allow' else 'deny'} all its traffic",
+                     "remove it, or narrow the earlier rule")
+
+
+def _shadowing(intent: Intent) -> Iterator[tuple[Rule, list[str], bool]]:
+    """(rule, earlier rules covering it, whether any of them acts the other way)."""
+    fw = intent.firewall
+    names = set(fw.zones) | set(fw.groups)
+    zones = zone_prefixes(intent)
+    internal = list(collapse_addresses(
+        p for z, ps in zones.items() if not (fw.zones.get(z) and fw.zones[z].default) for p in ps))
+    rules = [r for r in fw.rules
+             if set(r.from_ + r.to) <= names and set(r.services) <= set(fw.services)]
+    for j, later in enumerate(rules):
+        flows = _flows(intent, later)
+        if not flows:
+            continue
+        covering: list[Rule] = []
+        for flow in flows:
+            hit = next((e for e in rules[:j] for ef in _flows(intent, e)
+                        if _covers(_space(intent, ef[0], zones), _space(intent, flow[0], zones),
+                                   internal)
+                        and _covers(_space(intent, ef[1], zones), _space(intent, flow[1], zones),
+                                    internal)
+                        and _port_covers(ef[2], flow[2])), None)
+            if hit is None:
+                break
+            if hit not in covering:
+                covering.append(hit)
+        else:
+            yield later, [e.name for e in covering], any(e.action != later.action
+                                                         for e in covering)
