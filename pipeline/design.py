@@ -235,7 +235,7 @@ def _rule(intent: Intent, rule: Rule, zones: dict[str, list[IPv4Network]]) -> Fi
 def firewall(intent: Intent, bgp_peers: tuple[IPv4Address, ...]) -> Firewall:
     zones = zone_prefixes(intent)
     sets = tuple(ZoneSet(z, set_name(z), tuple(p)) for z, p in sorted(zones.items())
-                 if p and not intent.firewall.zones.get(z, None) is None
+                 if p and intent.firewall.zones.get(z, None) is not None
                  and not intent.firewall.zones[z].default)
     internal = tuple(collapse_addresses(p for s in sets for p in s.prefixes))
     access = tuple(

@@ -69,7 +69,7 @@ class Node(BaseModel):
         extra="forbid", frozen=True, populate_by_name=True, arbitrary_types_allowed=True,
     )
 
-    src: Source | None = Field(default=None, alias=LOC_KEY, exclude=True, repr=False)
+    src: Source | None = Field(default=None, alias="__loc__", exclude=True, repr=False)
 
     def at(self, key: str | None = None) -> Loc:
         if self.src is None:
@@ -363,7 +363,8 @@ class Firewall(Node):
             for spec in specs:
                 if not SERVICE_RE.match(spec):
                     raise ValueError(
-                        f"service {name!r}: {spec!r} is not 'tcp/PORT', 'udp/LO-HI', 'icmp' or 'any'"
+                        f"service {name!r}: {spec!r} is not "
+                        "'tcp/PORT', 'udp/LO-HI', 'icmp' or 'any'"
                     )
         return value
 

@@ -448,13 +448,13 @@ def inventory_sites(intent: Intent) -> Iterator[Finding]:
             yield _f(site.at("core"), f"site core {site.core} is {core.platform}, not frr",
                      "VLAN gateways and the zone firewall run on frr routers")
         for name in site.switches:
-            host = intent.hosts.get(name)
-            if host is not None and host.platform != "ios":
-                yield _f(site.at("switches"), f"switch {name} is {host.platform}, not ios",
+            switch = intent.hosts.get(name)
+            if switch is not None and switch.platform != "ios":
+                yield _f(site.at("switches"), f"switch {name} is {switch.platform}, not ios",
                          "access switches are ios devices")
-            elif host is not None and host.data.site != site.name:
+            elif switch is not None and switch.data.site != site.name:
                 yield _f(site.at("switches"), f"switch {name} belongs to site "
-                         f"{host.data.site} in the inventory", "move it to the right site")
+                         f"{switch.data.site} in the inventory", "move it to the right site")
 
 
 # --------------------------------------------------------------------------- firewall

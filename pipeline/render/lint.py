@@ -56,10 +56,9 @@ def lint_ios(name: str, text: str) -> list[Finding]:
     addresses: dict[str, int] = {}
     for obj in conf.objs:
         line = obj.text
-        if m := _ACCESS_VLAN.match(line):
-            if int(m[1]) not in defined_vlans:
-                at(obj.linenum, "NP301", f"access VLAN {m[1]} is not defined",
-                   "add 'vlan N' (the switch would create it with no name)")
+        if (m := _ACCESS_VLAN.match(line)) and int(m[1]) not in defined_vlans:
+            at(obj.linenum, "NP301", f"access VLAN {m[1]} is not defined",
+               "add 'vlan N' (the switch would create it with no name)")
         if m := (_TRUNK_VLANS.match(line) or _NATIVE_VLAN.match(line)):
             missing = [v for v in _vlans(m[1]) if v not in defined_vlans]
             if missing:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
 
 from pipeline.design import Device
 from pipeline.findings import Finding, Loc
@@ -54,7 +55,7 @@ def render(devices: dict[str, Device], root: Path) -> tuple[dict[str, Rendered],
     troot = template_root(root)
     findings: list[Finding] = []
     result: dict[str, Rendered] = {}
-    envs = {}
+    envs: dict[str, SandboxedEnvironment] = {}
     for name, device in devices.items():
         tdir = troot / device.platform
         templates = sorted(p for p in tdir.glob("*.j2") if not p.name.startswith("_"))
