@@ -1,0 +1,130 @@
+"""The CLI's machine contract: JSON shapes, exit codes, and nothing written on errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import REPO
+
+BROKEN_VLAN = ("{id: 230, name: GUEST-WIFI, zone: guest",
+               "{id: 230, name: GUEST-WIFI, zone: guests")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def break_network(root: Path) -> None:
+    path = root / "intent/sites/hq.yaml"
+    path.write_text(path.read_text().replace(*BROKEN_VLAN))
+
+
+def test_validate_clean_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "validate", "--root", str(REPO), "--format", "json")
+    assert code == 0
+    assert json.loads(out) == {"findings": []}
+
+
+def test_validate_error_json_and_exit_1(network: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    break_network(network)
+    code, out = run(capsys, "validate", "--root", str(network), "--format", "json")
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert findings == [{
+        "code": "NP116", "severity": "error",
+        "message": "VLAN 230 is in unknown zone 'guests'",
+        "file": "intent/sites/hq.yaml", "line": 10, "column": 39,
+        "hint": "did you mean 'guest'?",
+    }]
+
+
+def test_validate_text_is_compiler_style(network: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    break_network(network)
+    code, out = run(capsys, "validate", "--root", str(network))
+    assert code == 1
+    assert out.startswith("intent/sites/hq.yaml:10:39: NP116 error VLAN 230 is in unknown zone")
+    assert "hint: did you mean 'guest'?" in out
+
+
+def test_render_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "out"
+    code, out = run(capsys, "render", "--root", str(REPO), "--out", str(out_dir),
+                    "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["findings"] == []
+    assert data["hosts"]["hq-edge1"]["platform"] == "frr"
+    assert set(data["hosts"]["hq-edge1"]["files"]) == {"frr.conf", "nftables.conf"}
+    assert data["hosts"]["hq-sw1"] == {
+        "platform": "ios", "files": {"running.conf": str(out_dir / "hq-sw1" / "running.conf")}}
+    for host in data["hosts"].values():
+        for path in host["files"].values():
+            assert Path(path).is_file()
+    assert len(data["hosts"]) == 10
+
+
+def test_render_writes_nothing_on_errors(network: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    break_network(network)
+    out_dir = tmp_path / "out"
+    code, out = run(capsys, "render", "--root", str(network), "--out", str(out_dir),
+                    "--format", "json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["hosts"] == {}
+    assert [f["code"] for f in data["findings"]] == ["NP116"]
+    assert not out_dir.exists()
+
+
+def test_render_keeps_previous_output_on_errors(network: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "out"
+    assert run(capsys, "render", "--root", str(network), "--out", str(out_dir))[0] == 0
+    before = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*"))
+    break_network(network)
+    assert run(capsys, "render", "--root", str(network), "--out", str(out_dir))[0] == 1
+    assert sorted(p.relative_to(out_dir) for p in out_dir.rglob("*")) == before
+
+
+def test_junit_and_codeclimate(network: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    break_network(network)
+    code, out = run(capsys, "validate", "--root", str(network), "--format", "junit")
+    assert code == 1
+    suite = ET.fromstring(out.split("?>", 1)[1]).find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+    code, out = run(capsys, "validate", "--root", str(network), "--format", "codeclimate")
+    issues = json.loads(out)
+    assert issues[0]["check_name"] == "NP116"
+    assert issues[0]["location"] == {"path": "intent/sites/hq.yaml", "lines": {"begin": 10}}
+    assert issues[0]["severity"] == "major"
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--root", str(tmp_path / "nope")]) == 2
+    assert main(["frobnicate"]) == 2
+    assert main(["validate", "--format", "xml"]) == 2
+
+
+def test_missing_network_file_is_a_finding(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "validate", "--root", str(tmp_path), "--format", "json")
+    assert code == 1
+    codes = {(f["code"], f["file"]) for f in json.loads(out)["findings"]}
+    assert ("NP013", "intent/network.yaml") in codes
+    assert ("NP013", "inventory/hosts.yaml") in codes
+
+
+def test_shipped_templates_serve_when_repo_has_none(network: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    shutil.rmtree(network / "templates")
+    code, out = run(capsys, "validate", "--root", str(network), "--format", "json")
+    assert code == 0, out
