@@ -1,0 +1,88 @@
+"""Rendered-config lint against FRR's and nftables' own parsers, and IOS structure checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from pipeline.build import build
+from pipeline.render.lint import lint_frr, lint_ios, lint_nft
+from tests.conftest import REPO
+
+TOOLS_REQUIRED = os.geteuid() == 0 or bool(os.environ.get("CI"))
+
+
+@pytest.mark.skipif(not TOOLS_REQUIRED, reason="make test installs vtysh and nft only as root")
+def test_parsers_are_installed() -> None:
+    assert shutil.which("vtysh") or os.path.exists("/usr/bin/vtysh"), "apt-get install frr"
+    assert shutil.which("nft") or os.path.exists("/usr/sbin/nft"), "apt-get install nftables"
+
+
+@pytest.mark.skipif(not TOOLS_REQUIRED, reason="make test installs vtysh and nft only as root")
+def test_example_configs_pass_the_real_parsers() -> None:
+    result = build(REPO)
+    assert result.ok
+    assert not [f for f in result.findings if f.code == "NP390"], "a parser was skipped"
+    assert sum(1 for r in result.rendered.values() if r.platform == "frr") == 4
+
+
+def test_frr_rejection_points_at_the_line() -> None:
+    text = "interface eth1\n ip address 10.0.0.1/24\nexit\nrouter ospf\n bogus command\nexit\n"
+    findings = lint_frr("x/frr.conf", text)
+    assert [(f.code, f.line) for f in findings] == [("NP310", 5)]
+    assert "bogus command" in findings[0].message
+
+
+def test_frr_accepts_valid_config() -> None:
+    assert lint_frr("x/frr.conf", "router ospf\n ospf router-id 10.0.0.1\nexit\n") == []
+
+
+def test_nft_rejection_points_at_line_and_column() -> None:
+    text = "table inet t {\n\tchain c {\n\t\tip saddr @nosuchset accept\n\t}\n}\n"
+    findings = lint_nft("x/nftables.conf", text)
+    assert [(f.code, f.line, f.column) for f in findings] == [("NP311", 3, 12)]
+
+
+def test_nft_check_leaves_host_ruleset_alone() -> None:
+    text = "table inet netpipe_lint_probe {\n\tchain c {\n\t}\n}\n"
+    assert lint_nft("x/nftables.conf", text) == []
+    if shutil.which("nft") and os.geteuid() == 0:
+        import subprocess
+
+        listing = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
+        assert "netpipe_lint_probe" not in listing.stdout
+
+
+IOS_OK = """vlan 10
+ name USERS
+ip access-list standard MGMT
+ permit 10.0.0.0 0.0.0.255
+interface Gi1/0/1
+ switchport access vlan 10
+interface Gi1/0/2
+ switchport trunk allowed vlan 10
+line vty 0 4
+ access-class MGMT in
+"""
+
+
+def test_ios_clean() -> None:
+    assert lint_ios("s/running.conf", IOS_OK) == []
+
+
+@pytest.mark.parametrize(("old", "new", "code", "line"), [
+    (" switchport access vlan 10", " switchport access vlan 20", "NP301", 6),
+    (" access-class MGMT in", " access-class MGNT in", "NP302", 10),
+    (" switchport trunk allowed vlan 10", " switchport trunk allowed vlan 10,30-31", "NP304", 8),
+])
+def test_ios_findings(old: str, new: str, code: str, line: int) -> None:
+    findings = lint_ios("s/running.conf", IOS_OK.replace(old, new))
+    assert [(f.code, f.line) for f in findings] == [(code, line)]
+
+
+def test_ios_duplicate_address() -> None:
+    text = ("interface Vlan10\n ip address 10.0.0.2 255.255.255.0\n"
+            "interface Vlan20\n ip address 10.0.0.2 255.255.255.0\n")
+    assert [(f.code, f.line) for f in lint_ios("s", text)] == [("NP303", 4)]
