@@ -1,0 +1,108 @@
+"""Where things live on a device, and the shell scripts the driver leaves there.
+
+The state directory holds everything a device needs to undo a commit on its own::
+
+    STATE/backup/frr.conf            running FRR config before the last commit
+    STATE/backup/nftables.conf       running ``table inet netpipe`` before it ("" = absent)
+    STATE/backup/nftables.restore    the file that puts that table back atomically
+    STATE/restore.sh                 restores both targets from backup/ (no controller needed)
+    STATE/revert-timer.sh            commit-confirm timer: sleep N, then restore.sh
+    STATE/pending                    exists while a commit-confirm is pending; holds the timer pid
+    STATE/candidate/...              candidate files as checked at load time
+    STATE/committed.json             hostname, message and time of the last commit
+    STATE/revert.log                 what the timer did
+
+The pending marker is claimed with an atomic ``mv`` by whoever acts first (the timer, confirm or
+rollback), so a confirm racing the timer can never leave a half-reverted device.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DevicePaths:
+    """Paths and programs on the device."""
+
+    vty_socket: str
+    confdir: str
+    rundir: str
+    state_dir: str
+    frr_reload: str = "/usr/lib/frr/frr-reload.py"
+    vtysh: str = "vtysh"
+
+    def state(self, *parts: str) -> str:
+        return "/".join([self.state_dir.rstrip("/"), *parts])
+
+    @property
+    def pending(self) -> str:
+        return self.state("pending")
+
+    def vtysh_argv(self, *commands: str) -> list[str]:
+        argv = [self.vtysh, "--vty_socket", self.vty_socket, "--config_dir", self.confdir]
+        for command in commands:
+            argv += ["-c", command]
+        return argv
+
+    def reload_argv(self, path: str, *, test: bool) -> list[str]:
+        return [
+            self.frr_reload,
+            "--test" if test else "--reload",
+            "--stdout",
+            "--vty_socket", self.vty_socket,
+            "--confdir", self.confdir,
+            "--rundir", self.rundir,
+            path,
+        ]  # fmt: skip
+
+
+def restore_script(paths: DevicePaths) -> str:
+    """``restore.sh``: put both targets back from ``backup/``; exit 1 if either failed."""
+    reload_cmd = shlex.join(paths.reload_argv(paths.state("backup", "frr.conf"), test=False))
+    nft_cmd = shlex.join(["nft", "-f", paths.state("backup", "nftables.restore")])
+    return f"""#!/bin/sh
+# Written by napalm_frr at commit time: restores the configuration saved before that commit.
+# Self-contained: needs nothing from the controller.
+rc=0
+{nft_cmd} || rc=1
+{reload_cmd} || rc=1
+exit $rc
+"""
+
+
+def timer_script(paths: DevicePaths, seconds: int) -> str:
+    """``revert-timer.sh``: after ``seconds``, claim the pending marker and run ``restore.sh``."""
+    state = shlex.quote(paths.state_dir.rstrip("/"))
+    return f"""#!/bin/sh
+# napalm_frr commit-confirm timer. confirm_commit/rollback claim "pending" first to cancel it.
+state={state}
+sleep {int(seconds)}
+mv "$state/pending" "$state/pending.reverting" 2>/dev/null || exit 0
+{{
+  echo "$(date '+%F %T') revert timer fired after {int(seconds)}s"
+  sh "$state/restore.sh"
+  echo "$(date '+%F %T') restore finished rc=$?"
+}} >>"$state/revert.log" 2>&1
+rm -f "$state/pending.reverting"
+"""
+
+
+# $1 = timer script, $2 = pending marker. setsid: the timer leaves the caller's session, so it
+# survives the controller, the ssh channel and `ip netns exec` ending. Prints the timer pid.
+LAUNCH_TIMER = (
+    'setsid sh "$1" </dev/null >/dev/null 2>&1 & pid=$!; '
+    'echo "$pid" > "$2.tmp" && mv -f "$2.tmp" "$2" && echo "$pid"'
+)
+
+# $1 = pending marker, $2 = new name. Exit 3 if nothing was pending. Kills the timer's process
+# group (the timer and its sleep) only if that pid still runs revert-timer.sh.
+CLAIM_AND_CANCEL = """mv "$1" "$2" 2>/dev/null || exit 3
+pid=$(cat "$2")
+case "$pid" in ''|*[!0-9]*) pid= ;; esac
+if [ -n "$pid" ] && grep -q revert-timer "/proc/$pid/cmdline" 2>/dev/null; then
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+fi
+rm -f "$2"
+"""

@@ -1,0 +1,506 @@
+"""NAPALM driver for Linux hosts running FRRouting and nftables (platform ``frr``).
+
+Two config targets per device, handled as one candidate (see :mod:`napalm_frr.bundle`):
+
+* ``frr.conf``: checked with ``vtysh -C -f`` at load time, compared with ``frr-reload.py --test``
+  (the source of truth for "is there a change"), applied with ``frr-reload.py --reload``.
+  Lines that can never converge (``hostname``, ``frr version``/``frr defaults``, positive
+  ``ip forwarding``) are handled as described in :mod:`napalm_frr.frrconf`. The hostname is
+  never pushed: ``get_facts()['hostname']`` reports the one declared by the last committed
+  frr.conf (kept in the state directory), else the host's.
+* ``nftables.conf``: only ``table inet netpipe``; checked with ``nft -c -f`` inside the device,
+  compared in canonical form, applied atomically (see :mod:`napalm_frr.nft`).
+
+Commits back up both targets into the device's state directory first and restore both if
+anything fails; ``commit_config(revert_in=N)`` starts a detached timer *on the device* that
+restores the backup unless ``confirm_commit()`` comes first (see :mod:`napalm_frr.device`).
+
+optional_args:
+
+==================  =============================================================================
+``transport``       ``"ssh"`` (default) or ``"netns"`` (lab)
+``netns``           namespace name (netns transport)
+``vty_socket``      FRR vty socket directory (default ``/var/run/frr``)
+``confdir``         FRR config directory for vtysh/frr-reload (default: ``vty_socket`` for netns,
+                    ``/etc/frr`` for ssh)
+``rundir``          frr-reload ``--rundir`` (default: ``vty_socket``)
+``state_dir``       driver state on the device (default ``/var/lib/netpipe`` for ssh,
+                    ``/run/netpipe/<netns>`` for netns)
+``frr_reload``      path of frr-reload.py (default ``/usr/lib/frr/frr-reload.py``)
+``port``            ssh port (default 22)
+``key_file``        ssh private key file
+``sudo``            run every command through ``sudo -n`` (ssh)
+``known_hosts_file``  verify the host key strictly against this file (ssh); without it unknown
+                    host keys are accepted, as netmiko-based NAPALM drivers do by default
+==================  =============================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from napalm.base import NetworkDriver, helpers
+from napalm.base.exceptions import (
+    CommitError,
+    ConnectionException,
+    MergeConfigException,
+    ReplaceConfigException,
+)
+
+from napalm_frr import bundle, device, frrconf, getters, nft
+from napalm_frr.bundle import FRR_CONF, NFT_CONF
+from napalm_frr.transport import NetnsTransport, Result, SshTransport, Transport, TransportError
+
+_VENDOR = "FRRouting"
+
+
+class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type information
+    """NAPALM driver for Linux + FRRouting + nftables."""
+
+    def __init__(
+        self,
+        hostname: str,
+        username: str = "",
+        password: str = "",
+        timeout: int = 60,
+        optional_args: dict[str, Any] | None = None,
+    ) -> None:
+        self.hostname = hostname
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        opts = dict(optional_args or {})
+        self.transport_name = str(opts.get("transport", "ssh"))
+        self.transport: Transport
+        if self.transport_name == "netns":
+            netns = str(opts.get("netns") or "")
+            self.transport = NetnsTransport(netns, timeout=timeout)
+            vty_socket = str(opts.get("vty_socket", "/var/run/frr"))
+            confdir = str(opts.get("confdir", vty_socket))
+            state_dir = str(opts.get("state_dir", f"/run/netpipe/{netns}"))
+        elif self.transport_name == "ssh":
+            self.transport = SshTransport(
+                hostname,
+                username,
+                password,
+                port=int(opts.get("port", 22)),
+                key_file=opts.get("key_file"),
+                sudo=bool(opts.get("sudo", False)),
+                timeout=timeout,
+                known_hosts_file=opts.get("known_hosts_file"),
+            )
+            vty_socket = str(opts.get("vty_socket", "/var/run/frr"))
+            confdir = str(opts.get("confdir", "/etc/frr"))
+            state_dir = str(opts.get("state_dir", "/var/lib/netpipe"))
+        else:
+            raise ValueError(f"unknown transport {self.transport_name!r} (ssh or netns)")
+        self.paths = device.DevicePaths(
+            vty_socket=vty_socket,
+            confdir=confdir,
+            rundir=str(opts.get("rundir", vty_socket)),
+            state_dir=state_dir,
+            frr_reload=str(opts.get("frr_reload", "/usr/lib/frr/frr-reload.py")),
+        )
+        self._candidate: dict[str, str] | None = None  # target -> effective candidate text
+        self._merge = False
+
+    # ------------------------------------------------------------------ connection
+
+    def open(self) -> None:
+        try:
+            self.transport.open()
+            version = self._run(self.paths.vtysh_argv("show version"))
+        except TransportError as exc:
+            raise ConnectionException(str(exc)) from exc
+        if not version.ok:
+            self.transport.close()
+            raise ConnectionException(
+                f"{self.transport.description}: FRR not reachable: {version.message}"
+            )
+        mkdir = self._run(
+            ["mkdir", "-p", self.paths.state("candidate"), self.paths.state("backup")]
+        )
+        if not mkdir.ok:
+            raise ConnectionException(f"cannot create state dir: {mkdir.message}")
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def is_alive(self) -> dict[str, bool]:
+        return {"is_alive": self.transport.is_alive()}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _run(
+        self, argv: list[str], input: str | None = None, timeout: float | None = None
+    ) -> Result:
+        return self.transport.run(argv, input=input, timeout=timeout)
+
+    def _vtysh(self, *commands: str) -> str:
+        result = self._run(self.paths.vtysh_argv(*commands))
+        if not result.ok:
+            raise CommitError(f"vtysh {' / '.join(commands)} failed: {result.message}")
+        return result.stdout
+
+    def _vtysh_json(self, command: str) -> Any:
+        out = self._vtysh(command).strip()
+        return json.loads(out) if out else {}
+
+    def _running_frr(self) -> str:
+        return frrconf.clean_running(self._vtysh("show running-config"))
+
+    def _frr_reload_test(self, path: str) -> list[str]:
+        result = self._run(self.paths.reload_argv(path, test=True))
+        if not result.ok:
+            raise CommitError(f"frr-reload.py --test failed: {result.message}")
+        return frrconf.reload_changes(result.stdout)
+
+    # ------------------------------------------------------------------ candidates
+
+    def load_replace_candidate(
+        self, filename: str | None = None, config: str | None = None
+    ) -> None:
+        """Load a bundle (``config`` text or ``filename``: bundle file or directory)."""
+        self._load(filename, config, merge=False)
+
+    def load_merge_candidate(self, filename: str | None = None, config: str | None = None) -> None:
+        """Additive merge: the fragment is applied on top of the running config of each target."""
+        self._load(filename, config, merge=True)
+
+    def _load(self, filename: str | None, config: str | None, *, merge: bool) -> None:
+        exc_type = MergeConfigException if merge else ReplaceConfigException
+        try:
+            if filename is not None:
+                path = Path(filename)
+                files = (
+                    bundle.read_bundle_dir(path)
+                    if path.is_dir()
+                    else bundle.split_bundle(path.read_text(encoding="utf-8"))
+                )
+            elif config is not None:
+                files = bundle.split_bundle(config)
+            else:
+                raise bundle.BundleError("neither filename nor config given")
+        except (OSError, bundle.BundleError) as exc:
+            raise exc_type(str(exc)) from exc
+        candidate: dict[str, str] = {}
+        try:
+            if FRR_CONF in files:
+                text = files[FRR_CONF]
+                if merge:
+                    try:
+                        text = frrconf.merge_candidate(self._running_frr(), text)
+                    except ValueError as exc:
+                        raise exc_type(str(exc)) from exc
+                candidate[FRR_CONF] = self._check_frr(text, exc_type)
+            if NFT_CONF in files:
+                text = files[NFT_CONF]
+                if merge:
+                    text = nft.merge_text(nft.list_table(self.transport), text)
+                candidate[NFT_CONF] = self._check_nft(text, exc_type)
+        except (TransportError, nft.NftError, CommitError) as exc:
+            raise exc_type(str(exc)) from exc
+        self._candidate = candidate
+        self._merge = merge
+
+    def _check_frr(self, text: str, exc_type: type[Exception]) -> str:
+        path = self.paths.state("candidate", FRR_CONF)
+        self.transport.write_file(path, text)
+        check = self._run([self.paths.vtysh, "--config_dir", self.paths.confdir, "-C", "-f", path])
+        if not check.ok:
+            raise exc_type(f"frr.conf rejected by vtysh -C: {check.message}")
+        return text
+
+    def _check_nft(self, text: str, exc_type: type[Exception]) -> str:
+        path = self.paths.state("candidate", NFT_CONF)
+        self.transport.write_file(path, text)
+        check = nft.check(self.transport, path)
+        if not check.ok:
+            raise exc_type(f"nftables.conf rejected by nft -c: {check.message}")
+        try:
+            nft.canonicalise(self.transport, path, text)
+        except nft.NftError as exc:
+            raise exc_type(f"nftables.conf rejected: {exc}") from exc
+        return text
+
+    def discard_config(self) -> None:
+        self._candidate = None
+        self._merge = False
+        self._run(["rm", "-rf", self.paths.state("candidate")])
+        self._run(["mkdir", "-p", self.paths.state("candidate")])
+
+    # ------------------------------------------------------------------ compare
+
+    def _prepared_frr(self, text: str) -> tuple[str, str]:
+        """Write the frr-reload input for ``text``; return (path, running config)."""
+        running = self._running_frr()
+        prepared = frrconf.prepare_candidate(text, frrconf.hostname_of(running))
+        path = self.paths.state("candidate", "frr.prepared.conf")
+        self.transport.write_file(path, prepared)
+        return path, running
+
+    def _canonical_nft(self, text: str) -> str:
+        path = self.paths.state("candidate", NFT_CONF)
+        self.transport.write_file(path, text)
+        return nft.canonicalise(self.transport, path, text)
+
+    def compare_config(self) -> str:
+        """Unified diff running -> candidate for each target; empty when in sync."""
+        if not self._candidate:
+            return ""
+        parts = []
+        try:
+            if FRR_CONF in self._candidate:
+                path, running = self._prepared_frr(self._candidate[FRR_CONF])
+                changes = self._frr_reload_test(path)
+                if changes:
+                    parts.append(
+                        frrconf.readable_diff(running, self._candidate[FRR_CONF], changes, FRR_CONF)
+                    )
+            if NFT_CONF in self._candidate:
+                wanted = self._canonical_nft(self._candidate[NFT_CONF])
+                running_nft = nft.list_table(self.transport)
+                parts.append(
+                    frrconf.unified(running_nft.splitlines(), wanted.splitlines(), NFT_CONF)
+                )
+        except (TransportError, nft.NftError) as exc:
+            raise CommitError(f"compare failed: {exc}") from exc
+        return "".join(parts)
+
+    # ------------------------------------------------------------------ commit
+
+    def has_pending_commit(self) -> bool:
+        probe = self._run(
+            ["sh", "-c", '[ -e "$1" ] || [ -e "$1.reverting" ]', "sh", self.paths.pending]
+        )
+        return probe.ok
+
+    def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
+        """Back up; start the revert timer if asked; apply nft, then FRR; verify; undo on error."""
+        if not self._candidate:
+            raise CommitError("no candidate loaded")
+        if self.has_pending_commit():
+            raise CommitError("a commit-confirm is pending: confirm_commit() or rollback() first")
+        if revert_in is not None and int(revert_in) < 1:
+            raise CommitError("revert_in must be at least 1 second")
+        candidate = self._candidate
+        try:
+            self._backup()
+            if revert_in is not None:
+                # Before applying: if the controller dies mid-commit, the device still reverts.
+                self._start_timer(int(revert_in))
+            errors = self._apply(candidate)
+        except (TransportError, nft.NftError) as exc:
+            errors = [str(exc)]
+        if errors:
+            self._cancel_timer(self.paths.state("pending.failed"))
+            restore = self._restore()
+            detail = "; ".join(errors)
+            if restore:
+                raise CommitError(f"{detail}; RESTORE ALSO FAILED: {'; '.join(restore)}")
+            raise CommitError(f"{detail} (device restored to its previous configuration)")
+        record = {
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "message": message,
+            "hostname": frrconf.hostname_of(candidate.get(FRR_CONF, "")),
+            "targets": sorted(candidate),
+            "revert_in": revert_in,
+        }
+        previous = self._read_record()
+        if record["hostname"] is None and previous.get("hostname"):
+            record["hostname"] = previous["hostname"]
+        self.transport.write_file(self.paths.state("committed.json"), json.dumps(record) + "\n")
+        self._candidate = None
+        self._merge = False
+
+    def _backup(self) -> None:
+        running_frr = self._running_frr()
+        running_nft = nft.list_table(self.transport)
+        self.transport.write_file(self.paths.state("backup", FRR_CONF), running_frr)
+        self.transport.write_file(self.paths.state("backup", NFT_CONF), running_nft)
+        self.transport.write_file(
+            self.paths.state("backup", "nftables.restore"), nft.replace_text(running_nft)
+        )
+        self.transport.write_file(self.paths.state("restore.sh"), device.restore_script(self.paths))
+
+    def _apply(self, candidate: dict[str, str]) -> list[str]:
+        """Apply both targets and verify they converged; return error messages (empty: ok)."""
+        errors: list[str] = []
+        wanted_nft = None
+        if NFT_CONF in candidate:
+            wanted_nft = self._canonical_nft(candidate[NFT_CONF])
+            path = self.paths.state("candidate", "nftables.apply")
+            self.transport.write_file(path, nft.replace_text(wanted_nft))
+            result = self._run(["nft", "-f", path])
+            if not result.ok:
+                return [f"nft -f failed: {result.message}"]
+        prepared_path = None
+        if FRR_CONF in candidate:
+            prepared_path, _ = self._prepared_frr(candidate[FRR_CONF])
+            result = self._run(self.paths.reload_argv(prepared_path, test=False))
+            if not result.ok:
+                errors.append(f"frr-reload.py --reload failed: {result.message}")
+                return errors
+        # Verify: the device must now be exactly the candidate.
+        if prepared_path is not None:
+            left = self._frr_reload_test(prepared_path)
+            if left:
+                errors.append("FRR did not converge to the candidate: " + " | ".join(left))
+        if wanted_nft is not None and nft.list_table(self.transport) != wanted_nft:
+            errors.append("nftables table inet netpipe differs from the candidate after apply")
+        return errors
+
+    def _restore(self) -> list[str]:
+        """Run the device's restore script and verify; return error messages (empty: ok)."""
+        errors = []
+        result = self._run(["sh", self.paths.state("restore.sh")])
+        if not result.ok:
+            errors.append(f"restore.sh failed: {result.message}")
+        try:
+            if self._frr_reload_test(self.paths.state("backup", FRR_CONF)):
+                errors.append("FRR differs from the backup after restore")
+            backup_nft = self.transport.read_file(self.paths.state("backup", NFT_CONF)) or ""
+            if nft.list_table(self.transport) != backup_nft:
+                errors.append("nftables differs from the backup after restore")
+        except (CommitError, nft.NftError, TransportError) as exc:
+            errors.append(str(exc))
+        return errors
+
+    def _start_timer(self, seconds: int) -> None:
+        timer = self.paths.state("revert-timer.sh")
+        self.transport.write_file(timer, device.timer_script(self.paths, seconds))
+        result = self._run(["sh", "-c", device.LAUNCH_TIMER, "sh", timer, self.paths.pending])
+        if not result.ok or not result.stdout.strip().isdigit():
+            raise TransportError(f"could not start the revert timer: {result.message}")
+
+    def _cancel_timer(self, claim: str) -> bool:
+        """Claim the pending marker and kill the timer; False if nothing was pending."""
+        result = self._run(["sh", "-c", device.CLAIM_AND_CANCEL, "sh", self.paths.pending, claim])
+        if result.rc == 3:
+            return False
+        if not result.ok:
+            raise CommitError(f"could not cancel the revert timer: {result.message}")
+        return True
+
+    def confirm_commit(self) -> None:
+        """Make a commit-confirm final: cancel the device's revert timer."""
+        if not self._cancel_timer(self.paths.state("pending.confirming")):
+            raise CommitError(
+                "no pending commit to confirm (the revert timer may already have restored it)"
+            )
+
+    def rollback(self) -> None:
+        """Pending commit: revert now and cancel the timer. Else: restore the last backup."""
+        reverting = self.paths.state("pending.reverting")
+        if not self._cancel_timer(self.paths.state("pending.rollback")):
+            # If the timer is restoring right now, let it finish instead of racing it.
+            deadline = time.monotonic() + self.timeout
+            while self._run(["test", "-e", reverting]).ok:
+                if time.monotonic() > deadline:
+                    raise CommitError("the revert timer's restore did not finish in time")
+                time.sleep(0.2)
+        if self.transport.read_file(self.paths.state("backup", FRR_CONF)) is None:
+            raise CommitError("nothing to roll back: no backup on the device")
+        errors = self._restore()
+        if errors:
+            raise CommitError("rollback failed: " + "; ".join(errors))
+
+    # ------------------------------------------------------------------ getters
+
+    def _read_record(self) -> dict[str, Any]:
+        text = self.transport.read_file(self.paths.state("committed.json"))
+        try:
+            data = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get_config(
+        self,
+        retrieve: str = "all",
+        full: bool = False,
+        sanitized: bool = False,
+        format: str = "text",
+    ) -> dict[str, str]:
+        """Configs as bundles (marker-delimited, like candidates).
+
+        ``running``: both targets. ``startup``: ``CONFDIR/frr.conf`` only (nftables persistence is
+        the host's business). ``candidate``: the loaded candidate. ``full`` changes nothing: FRR
+        8.4 has no ``show running-config all``.
+        """
+        if format != "text":
+            raise NotImplementedError(f"format={format!r}: only 'text' is supported")
+        if retrieve not in ("all", "running", "startup", "candidate"):
+            raise ValueError(f"retrieve={retrieve!r}")
+        configs = {"running": "", "startup": "", "candidate": ""}
+        if retrieve in ("all", "running"):
+            configs["running"] = bundle.join_bundle(
+                {FRR_CONF: self._running_frr(), NFT_CONF: nft.list_table(self.transport)}
+            )
+        if retrieve in ("all", "startup"):
+            startup = self.transport.read_file(f"{self.paths.confdir.rstrip('/')}/frr.conf")
+            configs["startup"] = bundle.join_bundle({FRR_CONF: startup}) if startup else ""
+        if retrieve in ("all", "candidate") and self._candidate:
+            configs["candidate"] = bundle.join_bundle(self._candidate)
+        if sanitized:
+            return dict(helpers.sanitize_configs(configs, frrconf.SANITIZE_FILTERS))
+        return configs
+
+    def _ip_json(self, *args: str) -> list[dict[str, Any]]:
+        result = self._run(["ip", "-j", *args])
+        if not result.ok:
+            raise CommitError(f"ip -j {' '.join(args)} failed: {result.message}")
+        data = json.loads(result.stdout or "[]")
+        return data if isinstance(data, list) else []
+
+    def get_facts(self) -> dict[str, Any]:
+        uptime = self._run(["cat", "/proc/uptime"])
+        host = self._run(["uname", "-n"])
+        machine_id = self.transport.read_file("/etc/machine-id") or ""
+        hostname = self._read_record().get("hostname") or host.stdout.strip()
+        return {
+            "uptime": float(uptime.stdout.split()[0]) if uptime.ok else -1.0,
+            "vendor": _VENDOR,
+            "model": "Linux",
+            "os_version": getters.os_version(self._vtysh("show version")),
+            "serial_number": machine_id.strip(),
+            "hostname": str(hostname),
+            "fqdn": str(hostname),
+            "interface_list": sorted(str(link["ifname"]) for link in self._ip_json("link", "show")),
+        }
+
+    def get_interfaces(self) -> dict[str, dict[str, Any]]:
+        return getters.interfaces(
+            self._ip_json("link", "show"), self._vtysh_json("show interface json")
+        )
+
+    def get_interfaces_ip(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return getters.interfaces_ip(self._ip_json("addr", "show"))
+
+    def get_bgp_neighbors(self) -> dict[str, dict[str, Any]]:
+        return getters.bgp_neighbors(
+            self._vtysh_json("show bgp vrf all summary json"),
+            self._vtysh_json("show bgp vrf all neighbors json"),
+        )
+
+    def get_ospf_neighbors(self) -> dict[str, dict[str, Any]]:
+        """OSPFv2 adjacencies (not part of NAPALM's base API)::
+
+            {"global": {"neighbors": {"<router id>": {
+                "address": "10.99.0.1", "interface": "eth1", "state": "Full",
+                "role": "DR" | "Backup" | "DROther" | "", "area": "0.0.0.0",
+                "priority": 1, "is_up": True}}}}
+
+        One entry per neighbour router id (with parallel links the last adjacency listed wins).
+        """
+        return getters.ospf_neighbors(self._vtysh_json("show ip ospf neighbor detail json"))
+
+    def cli(self, commands: list[str], encoding: str = "text") -> dict[str, str]:
+        """Run vtysh commands (``show ...``); output per command."""
+        if encoding != "text":
+            raise NotImplementedError("only encoding='text' is supported")
+        return {command: self._vtysh(command) for command in commands}
