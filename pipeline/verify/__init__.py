@@ -1,0 +1,1 @@
+"""Verify: post-deploy checks through NAPALM getters and, in the lab, traffic probes."""
