@@ -16,8 +16,10 @@ import socket
 import struct
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 TIMEOUT = 1.5
+_POOL = ThreadPoolExecutor(max_workers=64)  # ICMP waits block; never queue them
 
 
 async def _serve(tcp: list[int], udp: list[int]) -> None:
@@ -76,7 +78,7 @@ async def _udp(dst: str, port: int) -> bool:
 def _checksum(data: bytes) -> int:
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
     total = (total >> 16) + (total & 0xFFFF)
-    return ~(total + (total >> 16)) & 0xFFFF
+    return int(~(total + (total >> 16)) & 0xFFFF)
 
 
 def _icmp_blocking(dst: str) -> bool:
@@ -100,7 +102,7 @@ def _icmp_blocking(dst: str) -> bool:
 
 
 async def _icmp(dst: str) -> bool:
-    return await asyncio.to_thread(_icmp_blocking, dst)
+    return await asyncio.get_running_loop().run_in_executor(_POOL, _icmp_blocking, dst)
 
 
 async def _probe(flows: list[dict[str, object]]) -> dict[str, bool]:

@@ -1,0 +1,51 @@
+"""The intended firewall policy as a function: which flows should pass?
+
+Evaluated on the design's firewall facts exactly as nftables evaluates the rendered
+ruleset: rules in order, first match wins, default deny.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from pipeline.design import Firewall, FirewallRule, Match, Port
+
+
+@dataclass(frozen=True)
+class Flow:
+    src: IPv4Address
+    dst: IPv4Address
+    proto: str  # tcp, udp, icmp
+    port: int = 0
+
+
+def in_match(match: Match, address: IPv4Address, internal: tuple[object, ...]) -> bool:
+    if match.outside:
+        return not any(address in net for net in internal)  # type: ignore[operator]
+    return any(address in net for net in match.prefixes)
+
+
+def port_matches(port: Port, flow: Flow) -> bool:
+    if port.proto == "any":
+        return True
+    if port.proto != flow.proto:
+        return False
+    if port.proto == "icmp":
+        return True
+    lo, _, hi = port.ports.partition("-")
+    return int(lo) <= flow.port <= int(hi or lo)
+
+
+def rule_matches(rule: FirewallRule, flow: Flow, fw: Firewall) -> bool:
+    return (any(in_match(m, flow.src, fw.internal) for m in rule.sources)
+            and any(in_match(m, flow.dst, fw.internal) for m in rule.destinations)
+            and any(port_matches(p, flow) for p in rule.services))
+
+
+def decide(fw: Firewall, flow: Flow) -> tuple[bool, str]:
+    """(allowed, the deciding rule's name or "default")."""
+    for rule in fw.rules:
+        if rule_matches(rule, flow, fw):
+            return rule.action == "allow", rule.name
+    return False, "default"
