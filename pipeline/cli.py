@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.build import build
+import napalm
+
+from pipeline.build import Build, build
+from pipeline.lab import frr, lab
+from pipeline.lab.plan import LabPlan, plan
 from pipeline.render.render import write
 from pipeline.report import FORMATS, render_findings
+from pipeline.secrets import PLACEHOLDER
+from pipeline.verify.checks import Observer, expectations
+from pipeline.verify.run import verify
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE, EXIT_ROLLED_BACK = 0, 1, 2, 3, 4
 
@@ -73,6 +82,114 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
+def lab_prefix() -> str:
+    return os.environ.get("NETPIPE_LAB_PREFIX", "np-")
+
+
+def _lab_plan(root: Path) -> tuple[Build, LabPlan] | int:
+    result = build(root, run_lint=False)
+    if not result.ok or result.intent is None:
+        print(render_findings(result.findings, "text"))
+        return EXIT_FINDINGS
+    return result, plan(result.intent, result.devices, lab_prefix())
+
+
+def _need_root() -> int | None:
+    if os.geteuid() != 0:
+        return _usage("the lab needs root (network namespaces); run with sudo")
+    if not frr.frr_available():
+        return _usage("FRR is not installed (apt-get install frr nftables iproute2)")
+    return None
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    if args.action == "down":
+        if (code := _need_root()) is not None:
+            return code
+        removed = lab.down(lab_prefix())
+        print(f"lab down: removed {len(removed)} namespace(s)")
+        return EXIT_OK
+    planned = _lab_plan(_root(args))
+    if isinstance(planned, int):
+        return planned
+    result, labplan = planned
+    if args.action == "up":
+        if (code := _need_root()) is not None:
+            return code
+        started = time.monotonic()
+        built = lab.up(labplan, lab.lab_secrets(_secret_names(result)))
+        took = time.monotonic() - started
+        state = f"built in {took:.1f} s" if built else "already up, nothing to do"
+        print(f"lab up: {len(labplan.routers)} routers, {len(labplan.peers)} peers, "
+              f"{len(labplan.hosts)} test hosts, {len(labplan.namespaces)} namespaces: {state}")
+        return EXIT_OK
+    st = lab.status(labplan)
+    if args.format == "json":
+        print(json.dumps(_lab_json(labplan, st), indent=2))
+    else:
+        print(f"lab {'up' if st.complete else 'down' if st.empty else 'INCOMPLETE'} "
+              f"(prefix {labplan.prefix})")
+        for device, ns in sorted(labplan.routers.items()):
+            running = "frr running" if st.frr.get(ns) else "frr NOT running"
+            print(f"  {device:<16} {ns:<20} {running}  "
+                  f"vtysh --vty_socket {lab.rundir(labplan, ns)}")
+    return EXIT_OK
+
+
+def _lab_json(labplan: LabPlan, st: lab.Status) -> dict[str, object]:
+    devices = {}
+    for device, ns in sorted(labplan.routers.items()):
+        params = lab.napalm_params(labplan, device)
+        devices[device] = {"namespace": ns, "vty_socket": str(lab.rundir(labplan, ns)),
+                           "exists": st.namespaces.get(ns, False),
+                           "frr_running": st.frr.get(ns, False), "napalm": params}
+    return {
+        "prefix": labplan.prefix, "up": st.complete, "devices": devices,
+        "peers": {p.name: {"namespace": p.ns, "asn": p.asn, "address": str(p.address)}
+                  for p in labplan.peers},
+        "hosts": {h.name: {"namespace": h.ns, "address": str(h.address), "zone": h.zone}
+                  for h in labplan.hosts},
+    }
+
+
+def _secret_names(result: Build) -> set[str]:
+    """Names of the secrets the rendered configs need."""
+    return {m for r in result.rendered.values() for t in r.files.values()
+            for m in PLACEHOLDER.findall(t)}
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    if not args.lab:
+        return _usage("verify without --lab needs the change stage's device access "
+                      "(not available yet); use --lab")
+    if (code := _need_root()) is not None:
+        return code
+    planned = _lab_plan(_root(args))
+    if isinstance(planned, int):
+        return planned
+    result, labplan = planned
+    if not lab.status(labplan).complete:
+        return _usage("the lab is not up: run `netpipe lab up` first")
+    assert result.intent is not None
+    expect = expectations(result.intent, result.devices)
+    drivers: dict[str, Observer] = {}
+
+    def connect(device: str) -> Observer:
+        if device not in drivers:
+            params = lab.napalm_params(labplan, device)
+            driver = napalm.get_network_driver(params["driver"])(
+                params["hostname"], "", "", optional_args=params["optional_args"])
+            driver.open()
+            drivers[device] = driver
+        return drivers[device]
+
+    firewall = next((d.firewall for d in result.devices.values() if d.firewall), None)
+    report = verify(expect, connect, wait=args.wait, lab=labplan,
+                    firewall=firewall if args.probes else None)
+    print(json.dumps(report.as_dict(), indent=2) if args.format == "json" else report.text())
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netpipe", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -86,6 +203,14 @@ def parser() -> argparse.ArgumentParser:
     command("validate", "check intent, inventory and rendered configs offline")
     c = command("render", "validate, then write build/configs/<host>/<file>")
     c.add_argument("--out", help="output directory (default: ROOT/build/configs)")
+    c = command("lab", "build, remove or show the namespace lab of the frr devices")
+    c.add_argument("action", choices=("up", "down", "status"))
+    c = command("verify", "check adjacencies, sessions, routes and (lab) the firewall probes")
+    c.add_argument("--lab", action="store_true", help="verify the lab")
+    c.add_argument("--wait", type=float, default=30.0,
+                   help="seconds to wait for routing to converge (default 30)")
+    c.add_argument("--no-probes", dest="probes", action="store_false",
+                   help="skip the lab's firewall probes")
     return p
 
 
@@ -94,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and EXIT_USAGE
-    handlers = {"validate": cmd_validate, "render": cmd_render}
+    handlers = {"validate": cmd_validate, "render": cmd_render, "lab": cmd_lab,
+                "verify": cmd_verify}
     try:
         return handlers[args.command](args)
     except SystemExit as exc:

@@ -132,8 +132,6 @@ def napalm_params(lab: LabPlan, device: str) -> dict[str, Any]:
     return {
         "driver": "frr",
         "hostname": ns,
-        "username": "",
-        "password": "",
         "optional_args": {"transport": "netns", "netns": ns, "vty_socket": str(path),
                           "state_dir": str(path / "netpipe")},
     }
