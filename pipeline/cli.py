@@ -83,7 +83,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def lab_prefix() -> str:
-    return os.environ.get("NETPIPE_LAB_PREFIX", "np-")
+    return os.environ.get("NETPIPE_LAB_PREFIX", "npl-")
 
 
 def _lab_plan(root: Path) -> tuple[Build, LabPlan] | int:

@@ -1,0 +1,95 @@
+"""The example network's lab, built once per test module (prefix ``npt-``).
+
+Lab tests need root, FRR and nftables. Outside CI they skip with the reason; in CI
+(``CI`` set) a missing prerequisite is a failure, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import napalm
+import pytest
+
+from pipeline.build import Build, build
+from pipeline.lab import frr, lab
+from pipeline.lab.plan import LabPlan, plan
+from pipeline.secrets import PLACEHOLDER, resolve
+from napalm_frr.bundle import join_bundle
+
+PREFIX = "npt-"
+
+
+def lab_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "lab tests need root (network namespaces, FRR daemons)"
+    if not frr.frr_available() or shutil.which("nft") is None:
+        return "lab tests need FRR and nftables installed"
+    return None
+
+
+def require_lab() -> None:
+    reason = lab_unavailable()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI must run the lab tests: {reason}")
+    if reason:
+        pytest.skip(reason)
+
+
+@dataclass
+class Lab:
+    root: Path
+    build: Build
+    plan: LabPlan
+    secrets: dict[str, str]
+
+    def driver(self, device: str) -> napalm.base.NetworkDriver:
+        params = lab.napalm_params(self.plan, device)
+        drv = napalm.get_network_driver(params["driver"])(
+            params["hostname"], "", "", optional_args=params["optional_args"])
+        drv.open()
+        return drv
+
+    def push(self, configs: Build | None = None, devices: list[str] | None = None) -> None:
+        """Replace and commit the rendered configs on lab routers, in parallel."""
+        source = configs or self.build
+
+        def one(device: str) -> None:
+            files = {n: resolve(t, self.secrets) for n, t in source.rendered[device].files.items()}
+            drv = self.driver(device)
+            try:
+                drv.load_replace_candidate(config=join_bundle(files))
+                drv.commit_config()
+            finally:
+                drv.close()
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(one, devices or sorted(self.plan.routers)))
+
+
+def build_lab(root: Path) -> Lab:
+    result = build(root, run_lint=False)
+    assert result.ok and result.intent is not None
+    labplan = plan(result.intent, result.devices, PREFIX)
+    names = {m for r in result.rendered.values() for t in r.files.values()
+             for m in PLACEHOLDER.findall(t)}
+    return Lab(root, result, labplan, lab.lab_secrets(names))
+
+
+@pytest.fixture(scope="module")
+def example_lab() -> Iterator[Lab]:
+    """The example network's lab, up and unconfigured; removed after the module."""
+    require_lab()
+    from tests.conftest import REPO
+
+    the_lab = build_lab(REPO)
+    lab.up(the_lab.plan, the_lab.secrets)
+    try:
+        yield the_lab
+    finally:
+        lab.down(PREFIX)
