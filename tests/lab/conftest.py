@@ -16,11 +16,11 @@ from pathlib import Path
 import napalm
 import pytest
 
+from napalm_frr.bundle import join_bundle
 from pipeline.build import Build, build
 from pipeline.lab import frr, lab
 from pipeline.lab.plan import LabPlan, plan
 from pipeline.secrets import PLACEHOLDER, resolve
-from napalm_frr.bundle import join_bundle
 
 PREFIX = "npt-"
 
