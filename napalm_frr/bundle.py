@@ -38,9 +38,15 @@ def split_bundle(text: str) -> dict[str, str]:
     Text before the first marker may only be blank or comment lines. Unknown or repeated
     targets, and a text without any marker, are errors: guessing the target is unsafe.
     """
+    lines = text.splitlines()
+    if not any(_MARKER_RE.match(line) for line in lines):
+        raise BundleError(
+            "no 'netpipe:file' marker found; expected '! netpipe:file frr.conf' and/or "
+            "'# netpipe:file nftables.conf' lines"
+        )
     files: dict[str, list[str]] = {}
     current: list[str] | None = None
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(lines, start=1):
         match = _MARKER_RE.match(line)
         if match:
             name = match.group(1)
@@ -55,11 +61,6 @@ def split_bundle(text: str) -> dict[str, str]:
             raise BundleError(
                 f"line {lineno}: content before the first 'netpipe:file' marker: {line.strip()!r}"
             )
-    if not files:
-        raise BundleError(
-            "no 'netpipe:file' marker found; expected '! netpipe:file frr.conf' and/or "
-            "'# netpipe:file nftables.conf' lines"
-        )
     return {name: _as_file(lines) for name, lines in files.items()}
 
 

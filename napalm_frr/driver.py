@@ -281,10 +281,10 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
 
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
         """Back up; start the revert timer if asked; apply nft, then FRR; verify; undo on error."""
-        if not self._candidate:
-            raise CommitError("no candidate loaded")
         if self.has_pending_commit():
             raise CommitError("a commit-confirm is pending: confirm_commit() or rollback() first")
+        if not self._candidate:
+            raise CommitError("no candidate loaded")
         if revert_in is not None and int(revert_in) < 1:
             raise CommitError("revert_in must be at least 1 second")
         candidate = self._candidate

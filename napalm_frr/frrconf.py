@@ -27,7 +27,7 @@ _DROP_FROM_CANDIDATE = re.compile(
 )
 _DROP_FROM_DIFF = re.compile(
     r"^(frr version\b|frr defaults\b|hostname\b|ip forwarding\s*$|ipv6 forwarding\s*$"
-    r"|service integrated-vtysh-config\s*$|end\s*$|exit\s*$)"
+    r"|service integrated-vtysh-config\s*$)"
 )
 _DIGITS = re.compile(r"(\d+)")
 
@@ -102,28 +102,47 @@ def _natural(text: str) -> list[object]:
     return [int(tok) if tok.isdigit() else tok for tok in _DIGITS.split(text)]
 
 
-def stanzas(text: str) -> list[list[str]]:
-    """Top-level blocks: a non-indented line plus its indented children (noise removed)."""
-    blocks: list[list[str]] = []
+_STRUCTURAL = {"exit", "exit-address-family", "exit-vrf", "exit-vnc", "end", "quit"}
+_Node = tuple[str, list["_Node"]]
+
+
+def config_tree(text: str) -> list[_Node]:
+    """Config lines as a tree by indentation; comments, exits and never-converging lines removed."""
+    roots: list[_Node] = []
+    stack: list[tuple[int, list[_Node]]] = []
     for raw in text.splitlines():
         line = raw.rstrip()
         stripped = line.strip()
         if not stripped or stripped.startswith("!") or line in _VTYSH_HEADER:
             continue
-        if line[0].isspace():
-            if blocks:
-                blocks[-1].append(line)
+        if stripped in _STRUCTURAL:
             continue
-        if _DROP_FROM_DIFF.match(line):
+        indent = len(line) - len(line.lstrip())
+        if indent == 0 and _DROP_FROM_DIFF.match(line):
             continue
-        blocks.append([line])
-    return blocks
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        node: _Node = (line, [])
+        (stack[-1][1] if stack else roots).append(node)
+        stack.append((indent, node[1]))
+    return roots
 
 
 def readable_lines(text: str) -> list[str]:
-    """Config lines in a canonical block order, so the diff shows content, not ordering."""
-    ordered = sorted(stanzas(text), key=lambda block: _natural(block[0]))
-    return [line for block in ordered for line in block]
+    """Config lines with blocks and their children in canonical (natural) order.
+
+    FRR prints a block's lines in its own order, not the candidate's; sorting both sides makes
+    the readable diff show content changes only. (Order-sensitive FRR lists carry ``seq``.)
+    """
+
+    def emit(nodes: list[_Node]) -> list[str]:
+        out: list[str] = []
+        for line, children in sorted(nodes, key=lambda node: _natural(node[0].strip())):
+            out.append(line)
+            out.extend(emit(children))
+        return out
+
+    return emit(config_tree(text))
 
 
 def unified(running: Iterable[str], candidate: Iterable[str], target: str) -> str:

@@ -1,0 +1,484 @@
+"""The FRR driver against real FRR daemons and nftables in two lab namespaces.
+
+Every test starts and ends with both routers on the lab's original config (see conftest).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import napalm
+import pytest
+from napalm.base import models
+from napalm.base.exceptions import CommitError, ReplaceConfigException
+from napalm.base.test.helpers import test_model as model_ok
+
+from napalm_frr import FrrDriver
+from tests.driver.conftest import Lab, Router
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
+
+
+def frr_conf(n: int, *, description: str = "to-peer", bgp: bool = False, extra: str = "") -> str:
+    peer = 1 - (n - 1)  # r1 (10.99.0.0) peers with 10.99.0.1 and vice versa
+    text = f"""frr defaults traditional
+hostname r{n}
+log syslog informational
+service integrated-vtysh-config
+!
+ip route 198.51.100.{n}/32 Null0
+!
+interface eth1
+ description {description}
+ ip ospf area 0
+ ip ospf network point-to-point
+ ip ospf hello-interval 1
+ ip ospf dead-interval 3
+exit
+!
+interface lo
+ ip address 10.99.255.{n}/32
+ ip ospf area 0
+ ip ospf passive
+exit
+!
+router ospf
+ ospf router-id 10.99.255.{n}
+ timers throttle spf 0 50 500
+ timers throttle lsa all 0
+ timers lsa min-arrival 0
+exit
+!
+"""
+    if bgp:
+        text += f"""router bgp 6500{n}
+ bgp router-id 10.99.255.{n}
+ no bgp ebgp-requires-policy
+ neighbor 10.99.0.{peer} remote-as 6500{3 - n}
+ neighbor 10.99.0.{peer} description r{3 - n}
+ neighbor 10.99.0.{peer} timers connect 1
+ !
+ address-family ipv4 unicast
+  network 10.99.255.{n}/32
+ exit-address-family
+exit
+!
+"""
+    return text + extra + "end\n"
+
+
+NFT = """table inet netpipe
+delete table inet netpipe
+table inet netpipe {
+	set mgmt {
+		type ipv4_addr
+		elements = { 198.51.100.10 }
+	}
+
+	chain input {
+		type filter hook input priority filter; policy drop;
+		iif "lo" accept
+		ct state established,related accept
+		ip protocol 89 accept comment "ospf"
+		ip saddr 10.99.0.0/31 tcp dport 179 accept comment "bgp"
+		ip saddr @mgmt tcp dport 22 accept
+		iif "eth1" icmp type echo-request accept
+	}
+}
+"""
+
+
+def bundle(frr: str | None = None, nft: str | None = None) -> str:
+    text = ""
+    if frr is not None:
+        text += "! netpipe:file frr.conf\n" + frr
+    if nft is not None:
+        text += "# netpipe:file nftables.conf\n" + nft
+    return text
+
+
+def changed_lines(diff: str) -> set[str]:
+    return {
+        line
+        for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))
+    }
+
+
+def poll(check: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
+    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s (last value {value!r})")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------- 1. replace cycle
+
+
+def test_replace_compare_commit_idempotent_rollback(r1: Router) -> None:
+    original = r1.snapshot()
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
+    diff = device.compare_config()
+    lines = changed_lines(diff)
+    assert "--- running/frr.conf\n+++ candidate/frr.conf\n" in diff
+    assert "--- running/nftables.conf\n+++ candidate/nftables.conf\n" in diff
+    for expected in (
+        "-no ip forwarding",  # the candidate turns forwarding on (FRR's default)
+        "+ip route 198.51.100.1/32 Null0",
+        "+interface eth1",
+        "+ description to-peer",
+        "+ ip address 10.99.255.1/32",
+        "+ timers throttle spf 0 50 500",
+        "+table inet netpipe {",
+        "+\t\tiif \"lo\" accept",
+        "+\t\tip saddr @mgmt tcp dport 22 accept",
+        "+\t\ttype filter hook input priority filter; policy drop;",
+    ):
+        assert expected in lines, f"{expected!r} missing from diff:\n{diff}"
+    assert not any("hostname" in line or "frr defaults" in line for line in lines)
+
+    device.commit_config(message="test replace")
+    assert "ip address 10.99.255.1/32" in r1.running_frr()
+    assert "ip saddr @mgmt tcp dport 22 accept" in r1.running_nft()
+    assert not device.has_pending_commit()
+
+    device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
+    assert device.compare_config() == ""  # idempotent: frr-reload --test and nft agree
+    device.discard_config()
+    assert device.compare_config() == ""
+
+    device.rollback()
+    assert r1.snapshot() == original
+    device.close()
+
+
+def test_modify_shows_removed_and_added_lines(r1: Router) -> None:
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
+    device.commit_config()
+    committed = r1.snapshot()
+
+    nft_b = NFT.replace("\t\tip saddr @mgmt tcp dport 22 accept\n", "").replace(
+        "198.51.100.10", "198.51.100.10, 198.51.100.11"
+    )
+    device.load_replace_candidate(config=bundle(frr_conf(1, description="core"), nft_b))
+    lines = changed_lines(device.compare_config())
+    assert lines == {
+        "- description to-peer",
+        "+ description core",
+        "-\t\telements = { 198.51.100.10 }",
+        "+\t\telements = { 198.51.100.10, 198.51.100.11 }",
+        "-\t\tip saddr @mgmt tcp dport 22 accept",
+    }
+    device.commit_config()
+    device.load_replace_candidate(config=bundle(frr_conf(1, description="core"), nft_b))
+    assert device.compare_config() == ""
+    device.rollback()  # back to the backup taken before the last commit
+    assert r1.snapshot() == committed
+    device.close()
+
+
+def test_one_target_leaves_the_other_alone(r1: Router) -> None:
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(nft=NFT))
+    device.commit_config()
+    frr_before = r1.running_frr()
+    device.load_replace_candidate(config=bundle(frr=frr_conf(1)))
+    diff = device.compare_config()
+    assert "nftables.conf" not in diff and "frr.conf" in diff
+    device.commit_config()
+    assert "ip saddr @mgmt tcp dport 22 accept" in r1.running_nft()
+    assert r1.running_frr() != frr_before
+    device.close()
+
+
+def test_merge_and_directory_candidate(r1: Router, tmp_path: Path) -> None:
+    (tmp_path / "frr.conf").write_text(frr_conf(1))
+    (tmp_path / "nftables.conf").write_text(NFT)
+    device = r1.driver()
+    device.load_replace_candidate(filename=str(tmp_path))
+    device.commit_config()
+    device.load_merge_candidate(
+        config=bundle(
+            "ip route 198.51.100.99/32 Null0\n",
+            "add element inet netpipe mgmt { 198.51.100.12 }\n",
+        )
+    )
+    lines = changed_lines(device.compare_config())
+    assert lines == {
+        "+ip route 198.51.100.99/32 Null0",
+        "-\t\telements = { 198.51.100.10 }",
+        "+\t\telements = { 198.51.100.10, 198.51.100.12 }",
+    }
+    device.commit_config()
+    assert "ip route 198.51.100.99/32 Null0" in r1.running_frr()
+    assert "ip route 198.51.100.1/32 Null0" in r1.running_frr()  # merge kept the rest
+    device.close()
+
+
+# ---------------------------------------------------------------------------- 2. rejections
+
+
+@pytest.mark.parametrize(
+    ("candidate", "message"),
+    [
+        (bundle(frr_conf(1, extra="router bgp 65001\n bgp bogus-knob 7\nexit\n"), NFT),
+         "Unknown command"),
+        (bundle(frr_conf(1), NFT.replace("@mgmt", "@undefined_set")), "@undefined_set"),
+        (bundle(frr_conf(1), NFT.replace('iif "eth1"', 'iif "eth9"')), "Interface does not exist"),
+    ],
+    ids=["frr-syntax", "nft-undefined-set", "nft-unknown-interface"],
+)  # fmt: skip
+def test_rejected_candidate_raises_device_message(
+    r1: Router, candidate: str, message: str
+) -> None:
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(nft=NFT))
+    device.commit_config()
+    before = r1.snapshot()
+    with pytest.raises(ReplaceConfigException, match=message) as err:
+        device.load_replace_candidate(config=candidate)
+    print(err.value)
+    assert r1.snapshot() == before
+    assert device.compare_config() == ""  # the rejected candidate was not kept
+    device.close()
+
+
+def test_failed_apply_restores_both_targets(r1: Router) -> None:
+    """Passes the syntax checks but cannot be applied (ripd is not running): full restore."""
+    before = r1.snapshot()
+    device = r1.driver()
+    device.load_replace_candidate(
+        config=bundle(frr_conf(1, extra="router rip\n network 10.99.0.0/31\nexit\n"), NFT)
+    )
+    with pytest.raises(CommitError, match="router rip") as err:
+        device.commit_config()
+    assert "restored" in str(err.value)
+    assert r1.snapshot() == before  # nftables had been applied first: it was put back too
+    device.close()
+
+
+# ---------------------------------------------------------------------------- 3. commit-confirm
+
+
+def test_unconfirmed_commit_reverts_on_the_device(r1: Router) -> None:
+    original = r1.snapshot()
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
+    started = time.monotonic()
+    device.commit_config(revert_in=3)
+    assert device.has_pending_commit()
+    assert r1.snapshot() != original
+    with pytest.raises(CommitError, match="pending"):
+        device.commit_config()
+    poll(lambda: r1.snapshot() == original and not device.has_pending_commit(), timeout=12)
+    assert time.monotonic() - started >= 3
+    with pytest.raises(CommitError, match="no pending commit"):
+        device.confirm_commit()
+    assert "revert timer fired" in (r1.state_dir / "revert.log").read_text()
+    device.close()
+
+
+def test_confirmed_commit_stays(r1: Router) -> None:
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
+    device.commit_config(revert_in=2)
+    committed = r1.snapshot()
+    pid = int((r1.state_dir / "pending").read_text())
+    device.confirm_commit()
+    assert not device.has_pending_commit()
+    poll(lambda: not Path(f"/proc/{pid}").exists(), timeout=5)  # timer killed
+    time.sleep(3)  # past the moment the timer would have fired
+    assert r1.snapshot() == committed
+    assert not (r1.state_dir / "revert.log").exists()
+    device.close()
+
+
+def test_rollback_of_pending_commit_is_immediate(r1: Router) -> None:
+    original = r1.snapshot()
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
+    device.commit_config(revert_in=60)
+    pid = int((r1.state_dir / "pending").read_text())
+    device.rollback()
+    assert r1.snapshot() == original
+    assert not device.has_pending_commit()
+    poll(lambda: not Path(f"/proc/{pid}").exists(), timeout=5)
+    device.close()
+
+
+CONTROLLER = """
+import json, sys, time
+from napalm_frr import FrrDriver
+args = json.loads(sys.argv[1])
+device = FrrDriver("r1", "", "", optional_args=args["optional_args"])
+device.open()
+device.load_replace_candidate(config=args["candidate"])
+device.commit_config(revert_in=3)
+print("COMMITTED", flush=True)
+time.sleep(120)
+"""
+
+
+def test_killed_controller_device_reverts_by_itself(r1: Router) -> None:
+    original = r1.snapshot()
+    payload = json.dumps(
+        {"optional_args": r1.optional_args(), "candidate": bundle(frr_conf(1), NFT)}
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CONTROLLER, payload], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "COMMITTED"
+        assert r1.snapshot() != original
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    poll(lambda: r1.snapshot() == original, timeout=12)
+
+
+# ---------------------------------------------------------------------------- 4. getters
+
+
+def test_getters_against_live_ospf_and_bgp(lab: Lab, r1: Router, r2: Router) -> None:
+    d1, d2 = r1.driver(), r2.driver()
+    for n, device in ((1, d1), (2, d2)):
+        device.load_replace_candidate(config=bundle(frr_conf(n, bgp=True)))
+        device.commit_config()
+
+    def bgp_up() -> dict[str, Any] | None:
+        result = d1.get_bgp_neighbors()
+        peer = result.get("global", {}).get("peers", {}).get("10.99.0.1", {})
+        return result if peer.get("is_up") and peer["address_family"]["ipv4"][
+            "received_prefixes"] else None  # fmt: skip
+
+    def ospf_full() -> dict[str, Any] | None:
+        result = d1.get_ospf_neighbors()
+        neighbor = result["global"]["neighbors"].get("10.99.255.2", {})
+        return result if neighbor.get("state") == "Full" else None
+
+    ospf = poll(ospf_full, timeout=20)
+    assert ospf["global"]["neighbors"]["10.99.255.2"] == {
+        "address": "10.99.0.1",
+        "interface": "eth1",
+        "state": "Full",
+        "role": "",
+        "area": "0.0.0.0",
+        "priority": 1,
+        "is_up": True,
+    }
+    bgp = poll(bgp_up, timeout=30)
+    assert isinstance(bgp["global"]["router_id"], str) and bgp["global"]["router_id"]
+    peer = bgp["global"]["peers"]["10.99.0.1"]
+    assert model_ok(models.PeerDict, peer)
+    for family in peer["address_family"].values():
+        assert model_ok(models.AFDict, family)
+    assert (peer["local_as"], peer["remote_as"], peer["remote_id"]) == (65001, 65002, "10.99.255.2")
+    assert peer["description"] == "r2" and peer["is_enabled"]
+
+    facts = d1.get_facts()
+    assert model_ok(models.FactsDict, facts)
+    assert facts["hostname"] == "r1" and facts["vendor"] == "FRRouting"
+    assert facts["interface_list"] == ["eth1", "lo"]
+    assert facts["os_version"].startswith("FRRouting 8.")
+
+    interfaces = d1.get_interfaces()
+    for data in interfaces.values():
+        assert model_ok(models.InterfaceDict, data)
+    assert interfaces["eth1"]["is_up"] and interfaces["eth1"]["description"] == "to-peer"
+
+    ips = d1.get_interfaces_ip()
+    for families in ips.values():
+        for family in families.values():
+            for entry in family.values():
+                assert model_ok(models.InterfacesIPDictEntry, entry)
+    assert ips["eth1"]["ipv4"] == {"10.99.0.0": {"prefix_length": 31}}
+    assert ips["lo"]["ipv4"]["10.99.255.1"] == {"prefix_length": 32}
+
+    config = d1.get_config()
+    assert model_ok(models.ConfigDict, config)
+    assert "! netpipe:file frr.conf\n" in config["running"]
+    assert "router bgp 65001" in config["running"] and "router bgp 65001" in config["startup"]
+    assert config["candidate"] == ""
+    d1.load_replace_candidate(config=bundle(frr_conf(1, bgp=True, extra=(
+        "router bgp 65001\n neighbor 10.99.0.1 password s3cret\nexit\n"))))  # fmt: skip
+    cand = d1.get_config(retrieve="candidate", sanitized=True)
+    assert cand["running"] == "" and "password <removed>" in cand["candidate"]
+    assert "s3cret" not in cand["candidate"]
+    assert d1.cli(["show ip route 10.99.255.2/32"])["show ip route 10.99.255.2/32"]
+    d1.close()
+    d2.close()
+
+
+def test_unsupported_features_are_explicit(r1: Router) -> None:
+    device = r1.driver()
+    with pytest.raises(NotImplementedError):
+        device.get_lldp_neighbors()
+    with pytest.raises(NotImplementedError):
+        device.get_config(format="json")
+    assert device.is_alive() == {"is_alive": True}
+    device.close()
+    assert device.is_alive() == {"is_alive": False}
+
+
+# ---------------------------------------------------------------------------- 5. discovery
+
+
+def test_napalm_and_nornir_find_the_driver(r1: Router) -> None:
+    assert napalm.get_network_driver("frr") is FrrDriver
+
+    from nornir.core import Nornir
+    from nornir.core.plugins.connections import ConnectionPluginRegister
+    from nornir.core.configuration import Config
+    from nornir.core.inventory import (
+        ConnectionOptions,
+        Defaults,
+        Groups,
+        Host,
+        Hosts,
+        Inventory,
+    )
+    from nornir.plugins.runners import SerialRunner
+    from nornir_napalm.plugins.tasks import napalm_get
+
+    ConnectionPluginRegister.auto_register()  # what InitNornir does
+    host = Host(
+        name="r1",
+        hostname="r1",
+        platform="frr",
+        connection_options={
+            "napalm": ConnectionOptions(extras={"optional_args": r1.optional_args()})
+        },
+    )
+    nr = Nornir(
+        inventory=Inventory(hosts=Hosts({"r1": host}), groups=Groups(), defaults=Defaults()),
+        runner=SerialRunner(),
+        config=Config(),
+    )
+    try:
+        result = nr.run(task=napalm_get, getters=["facts", "interfaces"])
+    finally:
+        nr.close_connections()
+    assert not result.failed, result["r1"].exception
+    assert result["r1"].result["facts"]["vendor"] == "FRRouting"
+    assert "eth1" in result["r1"].result["interfaces"]
