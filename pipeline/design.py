@@ -224,11 +224,14 @@ def _match(intent: Intent, name: str, zones: dict[str, list[IPv4Network]]) -> Ma
 def _rule(intent: Intent, rule: Rule, zones: dict[str, list[IPv4Network]]) -> FirewallRule:
     services = tuple(parse_service(spec) for svc in rule.services
                      for spec in intent.firewall.services[svc])
+    def matches(names: list[str]) -> tuple[Match, ...]:
+        # A zone with no prefixes matches nothing (NP121 warns of it): no ruleset line.
+        found = (_match(intent, n, zones) for n in names)
+        return tuple(m for m in found if m.outside or m.prefixes)
+
     return FirewallRule(
         name=rule.name, action=rule.action, log=rule.log,
-        sources=tuple(_match(intent, n, zones) for n in rule.from_),
-        destinations=tuple(_match(intent, n, zones) for n in rule.to),
-        services=services,
+        sources=matches(rule.from_), destinations=matches(rule.to), services=services,
     )
 
 

@@ -81,9 +81,9 @@ def test_marks_of_nested_keys_and_list_items() -> None:
     doc = load_text("f.yaml", NESTED)
     m = doc.marks
     assert m[()] == Loc("f.yaml", 2, 1)
-    assert m[("site",)] == Loc("f.yaml", 3, 3)           # the value of 'site' starts at 'name'
+    assert m[("site",)] == Loc("f.yaml", 2, 1)           # a block value: the key's line
     assert m[("site", "name")] == Loc("f.yaml", 3, 9)
-    assert m[("site", "vlans")] == Loc("f.yaml", 5, 5)
+    assert m[("site", "vlans")] == Loc("f.yaml", 4, 3)
     assert m[("site", "vlans", 0)] == Loc("f.yaml", 5, 7)
     assert m[("site", "vlans", 0, "id")] == Loc("f.yaml", 5, 11)
     assert m[("site", "vlans", 0, "name")] == Loc("f.yaml", 6, 13)
@@ -307,8 +307,6 @@ def test_injection_through_a_merged_anchor_value() -> None:
     assert (f.code, f.line) == ("NP006", 1)
 
 
-@pytest.mark.xfail(strict=True, reason="loader bug: keys of an inline merge source skip "
-                   "check_text (loader.py, merged keys loop)")
 def test_injection_in_a_key_of_an_inline_merge_source() -> None:
     f = load_error(f'vlan:\n  <<: {{"{INJECTION}": 1}}\n  id: 1\n').finding
     assert f.code == "NP006"
@@ -340,8 +338,6 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert strip_locs(load_file(path, tmp_path).data) == {"a": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="loader bug: with a UTF-8 BOM, exc.start is relative "
-                   "to the text after the BOM but indexes raw (loader.py _decode)")
 def test_non_utf8_after_bom_points_at_line(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_bytes(b"\xef\xbb\xbfa: 1\n\xff: 2\n")
@@ -350,7 +346,6 @@ def test_non_utf8_after_bom_points_at_line(tmp_path: Path) -> None:
     assert "0xff" in f.message
 
 
-@pytest.mark.xfail(strict=True, reason="loader bug: NP004 column counts bytes, not characters")
 def test_non_utf8_column_after_multibyte_characters(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_bytes("a: é\nb: é".encode() + b"\xff\n")
@@ -358,8 +353,6 @@ def test_non_utf8_column_after_multibyte_characters(tmp_path: Path) -> None:
     assert (f.code, f.line, f.column) == ("NP004", 2, 5)
 
 
-@pytest.mark.xfail(strict=True, reason="loader bug: a raw control character (yaml.ReaderError) "
-                   "is reported at line 1, not at its line")
 def test_raw_control_character_points_at_line() -> None:
     f = load_error("a: 1\nb: 2\nc: x\x1by\n").finding
     assert f.code in ("NP001", "NP006")

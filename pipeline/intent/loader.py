@@ -39,11 +39,18 @@ class Source:
 
     loc: Loc
     keys: Mapping[str, Loc] = field(default_factory=dict)
+    children: Mapping[str, Source] = field(default_factory=dict)
+    """The Source of each value that is itself a mapping (entries of name -> thing maps)."""
 
     def at(self, key: str | None = None) -> Loc:
         if key is None:
             return self.loc
         return self.keys.get(key, self.loc)
+
+    def entry(self, key: str, name: str) -> Loc:
+        """Where ``name`` is written inside the mapping under ``key``."""
+        child = self.children.get(key)
+        return child.at(name) if child is not None and name in child.keys else self.at(key)
 
 
 @dataclass
@@ -82,13 +89,14 @@ def _decode(file: str, raw: bytes) -> str:
             f"file is {len(raw)} bytes, over the {MAX_FILE_BYTES} byte limit",
             "split the file, or check that it is really intent and not generated data",
         ))
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM is harmless; positions count after it
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        loc = _char_loc(file, raw[: exc.start].decode("utf-8", "replace"), exc.start)
+        before = raw[: exc.start].decode("utf-8", "replace")
+        loc = _char_loc(file, before, len(before))
         raise LoadError(Finding.at(
-            Loc(file, loc.line, loc.column), "NP004",
-            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+            loc, "NP004", f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
             "save the file as UTF-8",
         )) from None
 
@@ -141,13 +149,23 @@ class _Builder:
                 "control characters",
             )
 
-    def mapping(self, node: yaml.MappingNode, path: PathKey, stack: tuple[int, ...]) -> Any:
-        result: dict[str, Any] = {}
-        keys: dict[str, Loc] = {}
-        first_seen: dict[str, Loc] = {}
-        pairs = list(node.value)
-        merged: list[tuple[yaml.Node, yaml.Node]] = []
-        for key_node, value_node in pairs:
+    def key_of(self, key_node: yaml.Node) -> str:
+        key = self.constructor.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise self.fail(key_node, "NP011", f"mapping key {key!r} is not a string",
+                            "quote the key")
+        key = str(key)
+        self.check_text(key_node, key)
+        if key == LOC_KEY:
+            raise self.fail(key_node, "NP010", f"key {LOC_KEY!r} is reserved", "rename the key")
+        return key
+
+    def pairs(self, node: yaml.MappingNode) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        """(key, key node, value node) without duplicates; explicit keys first."""
+        explicit: list[tuple[str, yaml.Node, yaml.Node]] = []
+        merged: list[tuple[str, yaml.Node, yaml.Node]] = []
+        first_seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 sources = value_node.value if isinstance(value_node, yaml.SequenceNode) \
                     else [value_node]
@@ -155,37 +173,37 @@ class _Builder:
                     if not isinstance(src, yaml.MappingNode):
                         raise self.fail(src, "NP001", "merge key '<<' needs a mapping",
                                         "merge only mappings")
-                    merged.extend(src.value)
-        for key_node, value_node in pairs:
-            if key_node.tag == _MERGE_TAG:
+                    merged.extend(self.pairs(src))  # checked like any mapping
                 continue
-            key = self.constructor.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise self.fail(key_node, "NP011", f"mapping key {key!r} is not a string",
-                                "quote the key")
-            key = str(key)
-            self.check_text(key_node, key)
-            if key == LOC_KEY:
-                raise self.fail(key_node, "NP010", f"key {LOC_KEY!r} is reserved",
-                                "rename the key")
+            key = self.key_of(key_node)
             if key in first_seen:
-                earlier = first_seen[key]
                 raise self.fail(
                     key_node, "NP002",
-                    f"duplicate key {key!r} (first at line {earlier.line})",
+                    f"duplicate key {key!r} (first at line {first_seen[key].start_mark.line + 1})",
                     "YAML keeps only the last value silently; remove one of them",
                 )
-            first_seen[key] = self.loc(key_node)
-            keys[key] = self.loc(value_node)
+            first_seen[key] = key_node
+            explicit.append((key, key_node, value_node))
+        for item in merged:  # explicit keys win; among merged sources, the first one wins
+            if item[0] not in first_seen:
+                first_seen[item[0]] = item[1]
+                explicit.append(item)
+        return explicit
+
+    def mapping(self, node: yaml.MappingNode, path: PathKey, stack: tuple[int, ...]) -> Any:
+        result: dict[str, Any] = {}
+        keys: dict[str, Loc] = {}
+        children: dict[str, Source] = {}
+        for key, key_node, value_node in self.pairs(node):
+            # Point at the value when it is on the key's line, else at the key: a block
+            # below its key is best shown by the key's line.
+            same_line = value_node.start_mark.line == key_node.start_mark.line
+            keys[key] = self.loc(value_node if same_line else key_node)
+            self.marks[(*path, key)] = keys[key]
             result[key] = self.build(value_node, (*path, key), stack)
-        for key_node, value_node in merged:  # explicit keys win over merged ones
-            key = str(self.constructor.construct_object(key_node, deep=True))
-            if key not in result:
-                keys[key] = self.loc(value_node)
-                result[key] = self.build(value_node, (*path, key), stack)
-        for key, loc in keys.items():
-            self.marks[(*path, key)] = loc
-        result[LOC_KEY] = Source(self.loc(node), keys)
+            if isinstance(result[key], dict):
+                children[key] = result[key][LOC_KEY]
+        result[LOC_KEY] = Source(self.loc(node), keys, children)
         return result
 
 
@@ -201,12 +219,23 @@ def load_text(file: str, text: str) -> Document:
             loc, "NP001", f"YAML syntax error: {exc.problem or exc}",
             "check indentation and quoting around this line",
         )) from None
+    except yaml.reader.ReaderError as exc:
+        raise LoadError(Finding.at(
+            _char_loc(file, text, exc.position), "NP006",
+            f"file contains a control character {chr(exc.character)!r}"
+            if isinstance(exc.character, int) else f"unreadable character: {exc.reason}",
+            "remove it: intent files are plain text",
+        )) from None
     except yaml.YAMLError as exc:
         raise LoadError(Finding.at(Loc(file, 1, 1), "NP001", f"YAML error: {exc}",
                                    "check the file")) from None
     if len(nodes) > 1:
+        starts: list[Any] = [e.start_mark for e in yaml.parse(text, Loader=yaml.SafeLoader)
+                             if isinstance(e, yaml.DocumentStartEvent)]
+        mark = starts[1] if len(starts) > 1 else nodes[1].start_mark
         raise LoadError(Finding.at(
-            builder.loc(nodes[1]), "NP001", "more than one YAML document in the file",
+            Loc(file, int(mark.line) + 1, int(mark.column) + 1), "NP001",
+            "more than one YAML document in the file",
             "remove the '---' separator: one document per file",
         ))
     if not nodes or nodes[0] is None:

@@ -76,6 +76,12 @@ class Node(BaseModel):
             return Loc("<intent>")
         return self.src.at(key)
 
+    def at_entry(self, key: str, name: str) -> Loc:
+        """Where entry ``name`` of the mapping field ``key`` is written."""
+        if self.src is None:
+            return Loc("<intent>")
+        return self.src.entry(key, name)
+
     @model_validator(mode="before")
     @classmethod
     def _unknown_keys(cls, data: Any, info: ValidationInfo) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from pipeline.findings import Finding, Loc
-from pipeline.intent.loader import LOC_KEY, Document, LoadError, load_file
+from pipeline.intent.loader import LOC_KEY, Document, LoadError, Source, load_file
 from pipeline.intent.model import Firewall, Host, NetworkSettings, Routing, Site, Topology
 
 M = TypeVar("M", bound=BaseModel)
@@ -51,6 +51,29 @@ def _error_message(err: Any) -> tuple[str, str]:
     return "NP011", str(err["msg"]).removeprefix("Value error, ")
 
 
+def _locate(doc: Document, data: Any, base: tuple[str | int, ...],
+            path: tuple[str | int, ...]) -> Loc:
+    """Where ``path`` (inside ``data``, found at ``base`` in ``doc``) was written.
+
+    The document's own marks are exact (list items included); values that were merged
+    in from elsewhere (inventory groups) carry their own ``Source`` instead.
+    """
+    if base + path in doc.marks:
+        return doc.marks[base + path]
+    node, best = data, None
+    for step in path:
+        if isinstance(node, dict):
+            src = node.get(LOC_KEY)
+            if isinstance(src, Source) and isinstance(step, str):
+                best = src.keys.get(step, src.loc)
+            node = node.get(step) if isinstance(step, str) else None
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            node = node[step]
+        else:
+            break
+    return best or doc.loc(base + path)
+
+
 def _validate(doc: Document, model: type[M], data: Any, base: tuple[str | int, ...],
               findings: list[Finding]) -> M | None:
     """Validate ``data`` (found at ``base`` in ``doc``) into ``model``, or add findings."""
@@ -61,15 +84,15 @@ def _validate(doc: Document, model: type[M], data: Any, base: tuple[str | int, .
         result = None
         for err in exc.errors():
             code, message = _error_message(err)
-            path = base + tuple(p for p in err["loc"] if isinstance(p, (str, int)))
-            where = ".".join(str(p) for p in path[len(base):]) or "document"
+            path = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
+            where = ".".join(str(p) for p in path) or "document"
             if code == "NP012":
                 message = f"{where}: required key is missing"
                 hint = f"add {err['loc'][-1]!r} here"
             else:
                 message = f"{where}: {message}"
                 hint = "see docs/intent.md for the expected form"
-            findings.append(Finding.at(doc.loc(path), code, message, hint))
+            findings.append(Finding.at(_locate(doc, data, base, path), code, message, hint))
     findings.extend(context["findings"])
     return result
 
@@ -98,48 +121,72 @@ def _mapping(doc: Document | None, findings: list[Finding]) -> dict[str, Any]:
     return doc.data
 
 
-def _merged_host(name: str, host: dict[str, Any], groups: dict[str, Any],
+def _merged_host(name: str, host: dict[str, Any], where: Loc, groups: dict[str, Any],
                  defaults: dict[str, Any]) -> dict[str, Any]:
-    """Nornir's inheritance: host, then its groups in order, then defaults."""
+    """Nornir's inheritance: host, then its groups in order, then defaults.
+
+    Each merged key keeps the position where it was written (host, group or defaults
+    file), so a bad value inherited from a group is reported in groups.yaml.
+    """
     chain = [host] + [groups[g] for g in host.get("groups", []) or []
                       if isinstance(groups.get(g), dict)] + [defaults]
-    merged: dict[str, Any] = {"name": name, LOC_KEY: host.get(LOC_KEY)}
+    merged: dict[str, Any] = {"name": name}
+    keys: dict[str, Loc] = {"name": where}
     data: dict[str, Any] = {}
+    data_keys: dict[str, Loc] = {}
+    data_at = where
     for layer in reversed(chain):
+        src = layer.get(LOC_KEY)
         for key, value in layer.items():
+            if key == LOC_KEY:
+                continue
             if key == "data" and isinstance(value, dict):
-                data.update(value)
-            elif key != LOC_KEY:
+                dsrc = value.get(LOC_KEY)
+                data_at = dsrc.loc if isinstance(dsrc, Source) and layer is host else data_at
+                for dkey, dvalue in value.items():
+                    if dkey != LOC_KEY:
+                        data[dkey] = dvalue
+                        if isinstance(dsrc, Source):
+                            data_keys[dkey] = dsrc.at(dkey)
+            else:
                 merged[key] = value
-    host_data = host.get("data")
-    data[LOC_KEY] = host_data.get(LOC_KEY) if isinstance(host_data, dict) else host.get(LOC_KEY)
-    merged["data"] = data
+                if isinstance(src, Source):
+                    keys[key] = src.at(key)
     merged["groups"] = host.get("groups", [])
+    data[LOC_KEY] = Source(data_at, data_keys)
+    merged["data"] = data
+    merged[LOC_KEY] = Source(where, keys)
     return merged
 
 
-def _check_no_secrets(doc: Document, data: dict[str, Any], findings: list[Finding]) -> None:
-    for entry, value in data.items():
-        if not isinstance(value, dict):
-            continue
-        for key in SECRET_KEYS & set(value):
-            findings.append(Finding.at(
-                doc.loc((entry, key)), "NP020", f"{entry}: a {key} is written in the inventory",
-                "never store credentials in git: name environment variables under "
-                "data.credentials (username_env, password_env) instead",
-            ))
-            del value[key]
+def _check_no_secrets(data: Any, findings: list[Finding], where: str = "") -> None:
+    """Refuse credentials anywhere in an inventory entry (also deep in connection_options)."""
+    if isinstance(data, list):
+        for item in data:
+            _check_no_secrets(item, findings, where)
+        return
+    if not isinstance(data, dict):
+        return
+    src = data.get(LOC_KEY)
+    for key in sorted(SECRET_KEYS & set(data)):
+        loc = src.at(key) if isinstance(src, Source) else None
+        findings.append(Finding.at(
+            loc, "NP020", f"{where}{key} is written in the inventory",
+            "never store credentials in git: name environment variables under "
+            "data.credentials (username_env, password_env) instead",
+        ))
+        del data[key]
+    for key, value in data.items():
+        if key != LOC_KEY:
+            _check_no_secrets(value, findings, f"{where}{key}.")
 
 
 def _load_inventory(root: Path, findings: list[Finding]) -> dict[str, Host]:
     docs = [_load(root, rel, findings, required=(rel == INVENTORY[0])) for rel in INVENTORY]
-    hosts_doc, groups_doc, defaults_doc = docs
+    hosts_doc = docs[0]
     hosts, groups, defaults = (_mapping(d, findings) for d in docs)
-    for doc, data in ((hosts_doc, hosts), (groups_doc, groups)):
-        if doc is not None:
-            _check_no_secrets(doc, data, findings)
-    if defaults_doc is not None:
-        _check_no_secrets(defaults_doc, {"defaults": defaults}, findings)
+    for data in (hosts, groups, defaults):
+        _check_no_secrets(data, findings)
     result: dict[str, Host] = {}
     if hosts_doc is None:
         return result
@@ -155,7 +202,7 @@ def _load_inventory(root: Path, findings: list[Finding]) -> dict[str, Host]:
                 findings.append(Finding.at(hosts_doc.loc((name, "groups")), "NP021",
                                            f"host {name!r} names unknown group {group!r}",
                                            "define it in inventory/groups.yaml"))
-        merged = _merged_host(name, host, groups, defaults)
+        merged = _merged_host(name, host, hosts_doc.loc((name,)), groups, defaults)
         model = _validate(hosts_doc, Host, merged, (name,), findings)
         if model is not None:
             result[name] = model

@@ -216,9 +216,15 @@ def _subnets(intent: Intent) -> list[_Net]:
 def overlapping(intent: Intent) -> Iterator[Finding]:
     for x, y in combinations(_subnets(intent), 2):
         if x.network != y.network and x.network.overlaps(y.network):
-            later, earlier = sorted((x, y), key=lambda n: n.loc, reverse=True)
-            yield _f(later.loc, f"{later.owner} {later.network} overlaps {earlier.owner} "
-                     f"{earlier.network} ({earlier.loc})", "give every segment its own prefix")
+            # Blame the wider prefix (a /23 typed for a /24), or the later one when equal.
+            culprit, other = sorted((x, y), key=lambda n: (n.network.prefixlen, _neg(n.loc)))
+            yield _f(culprit.loc, f"{culprit.owner} {culprit.network} overlaps {other.owner} "
+                     f"{other.network} ({other.loc})", "give every segment its own prefix")
+
+
+def _neg(loc: Loc) -> tuple[str, int, int]:
+    """Sort key that puts later positions first."""
+    return (loc.file, -loc.line, -loc.column)
 
 
 @rule("NP105", "duplicate subnet")
@@ -300,13 +306,14 @@ def _device_refs(intent: Intent) -> Iterator[tuple[str, Loc, str]]:
     for site in intent.sites.values():
         yield site.core, site.at("core"), f"core of site {site.name}"
         for name in site.switches:
-            yield name, site.at("switches"), f"switch of site {site.name}"
+            yield name, site.at_entry("switches", name), f"switch of site {site.name}"
     for route in intent.routing.static_routes:
         yield route.device, route.at("device"), "static route"
     for name in intent.routing.ospf.default_originate:
         yield name, intent.routing.ospf.at("default_originate"), "OSPF default_originate"
     for name in intent.routing.ospf.redistribute_bgp:
-        yield name, intent.routing.ospf.at("redistribute_bgp"), "OSPF redistribute_bgp"
+        yield (name, intent.routing.ospf.at_entry("redistribute_bgp", name),
+               "OSPF redistribute_bgp")
 
 
 @rule("NP109", "reference to a device the inventory does not have")
@@ -427,7 +434,7 @@ def prefix_lists(intent: Intent) -> Iterator[Finding]:
                          "define it under prefix_lists in intent/routing.yaml")
     for device, name in intent.routing.ospf.redistribute_bgp.items():
         if name not in known:
-            yield _f(intent.routing.ospf.at("redistribute_bgp"),
+            yield _f(intent.routing.ospf.at_entry("redistribute_bgp", device),
                      f"{device}: prefix list {name!r} is not defined",
                      "define it under prefix_lists in intent/routing.yaml")
 
@@ -450,10 +457,11 @@ def inventory_sites(intent: Intent) -> Iterator[Finding]:
         for name in site.switches:
             switch = intent.hosts.get(name)
             if switch is not None and switch.platform != "ios":
-                yield _f(site.at("switches"), f"switch {name} is {switch.platform}, not ios",
+                yield _f(site.at_entry("switches", name), f"switch {name} is {switch.platform}, "
+                         "not ios",
                          "access switches are ios devices")
             elif switch is not None and switch.data.site != site.name:
-                yield _f(site.at("switches"), f"switch {name} belongs to site "
+                yield _f(site.at_entry("switches", name), f"switch {name} belongs to site "
                          f"{switch.data.site} in the inventory", "move it to the right site")
 
 
@@ -479,8 +487,9 @@ def unknown_zone(intent: Intent) -> Iterator[Finding]:
     for svc, allowed in intent.firewall.router_access.items():
         for zone in allowed:
             if zone not in zones:
-                yield _f(intent.firewall.at("router_access"), f"router_access {svc}: unknown "
-                         f"zone {zone!r}", _did_you_mean(zone, zones, "zones"))
+                yield _f(intent.firewall.at_entry("router_access", svc),
+                         f"router_access {svc}: unknown zone {zone!r}",
+                         _did_you_mean(zone, zones, "zones"))
 
 
 def _did_you_mean(name: str, known: Iterable[str], where: str) -> str:
@@ -500,8 +509,9 @@ def unknown_service(intent: Intent) -> Iterator[Finding]:
                          _did_you_mean(svc, services, "intent/firewall.yaml services"))
     for svc in intent.firewall.router_access:
         if svc not in services:
-            yield _f(intent.firewall.at("router_access"), f"router_access: unknown service "
-                     f"{svc!r}", _did_you_mean(svc, services, "services"))
+            yield _f(intent.firewall.at_entry("router_access", svc),
+                     f"router_access: unknown service {svc!r}",
+                     _did_you_mean(svc, services, "services"))
 
 
 @rule("NP118", "rule names neither a zone nor an address group")
@@ -556,6 +566,8 @@ def _space(intent: Intent, name: str, zones: dict[str, list[IPv4Network]]) -> _S
 
 
 def _covers(big: _Space, small: _Space, internal: list[IPv4Network]) -> bool:
+    if not small[0] and not small[1]:
+        return False  # an empty zone matches nothing: NP121 speaks of it, not shadowing
     if small[0]:
         return big[0] or any(p.prefixlen == 0 for p in big[1])
     if big[0]:
