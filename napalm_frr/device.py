@@ -6,7 +6,8 @@ The state directory holds everything a device needs to undo a commit on its own:
     STATE/backup/nftables.conf       running ``table inet netpipe`` before it ("" = absent)
     STATE/backup/nftables.restore    the file that puts that table back atomically
     STATE/restore.sh                 restores both targets from backup/ (no controller needed)
-    STATE/revert-timer.sh            commit-confirm timer: sleep N, then restore.sh
+    STATE/revert-timer.sh            commit-confirm timer: at the deadline, run restore.sh
+    STATE/revert-at                  the timer's deadline (epoch seconds, device clock)
     STATE/pending                    exists while a commit-confirm is pending; holds the timer pid
     STATE/candidate/...              candidate files as checked at load time
     STATE/committed.json             hostname, message and time of the last commit
@@ -72,22 +73,35 @@ exit $rc
 """
 
 
-def timer_script(paths: DevicePaths, seconds: int) -> str:
-    """``revert-timer.sh``: after ``seconds``, claim the pending marker and run ``restore.sh``."""
+def timer_script(paths: DevicePaths) -> str:
+    """``revert-timer.sh``: at the deadline in ``revert-at``, claim the marker, run restore.sh.
+
+    The deadline lives in a file so the controller can set it generously before applying (a
+    controller dying mid-commit still gets reverted) and exactly ``revert_in`` seconds after the
+    commit has finished. Checked every second.
+    """
     state = shlex.quote(paths.state_dir.rstrip("/"))
     return f"""#!/bin/sh
 # napalm_frr commit-confirm timer. confirm_commit/rollback claim "pending" first to cancel it.
 state={state}
-sleep {int(seconds)}
+while :; do
+  deadline=$(cat "$state/revert-at" 2>/dev/null) || exit 0
+  case "$deadline" in ''|*[!0-9]*) exit 0 ;; esac
+  [ "$(date +%s)" -ge "$deadline" ] && break
+  sleep 1
+done
 mv "$state/pending" "$state/pending.reverting" 2>/dev/null || exit 0
 {{
-  echo "$(date '+%F %T') revert timer fired after {int(seconds)}s"
+  echo "$(date '+%F %T') revert timer fired"
   sh "$state/restore.sh"
   echo "$(date '+%F %T') restore finished rc=$?"
 }} >>"$state/revert.log" 2>&1
-rm -f "$state/pending.reverting"
+rm -f "$state/revert-at" "$state/pending.reverting"
 """
 
+
+# $1 = revert-at file, $2 = seconds from now (device clock).
+SET_DEADLINE = 'echo $(( $(date +%s) + $2 )) > "$1.tmp" && mv -f "$1.tmp" "$1"'
 
 # $1 = timer script, $2 = pending marker. setsid: the timer leaves the caller's session, so it
 # survives the controller, the ssh channel and `ip netns exec` ending. Prints the timer pid.
@@ -96,9 +110,10 @@ LAUNCH_TIMER = (
     'echo "$pid" > "$2.tmp" && mv -f "$2.tmp" "$2" && echo "$pid"'
 )
 
-# $1 = pending marker, $2 = new name. Exit 3 if nothing was pending. Kills the timer's process
-# group (the timer and its sleep) only if that pid still runs revert-timer.sh.
+# $1 = pending marker, $2 = new name, $3 = revert-at. Exit 3 if nothing was pending. Kills the
+# timer's process group (the timer and its sleep) only if that pid still runs revert-timer.sh.
 CLAIM_AND_CANCEL = """mv "$1" "$2" 2>/dev/null || exit 3
+rm -f "$3"
 pid=$(cat "$2")
 case "$pid" in ''|*[!0-9]*) pid= ;; esac
 if [ -n "$pid" ] && grep -q revert-timer "/proc/$pid/cmdline" 2>/dev/null; then

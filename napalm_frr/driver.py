@@ -291,9 +291,12 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         try:
             self._backup()
             if revert_in is not None:
-                # Before applying: if the controller dies mid-commit, the device still reverts.
-                self._start_timer(int(revert_in))
+                # Armed before applying (deadline: revert_in plus the command timeout), so a
+                # controller dying mid-commit still gets the device reverted.
+                self._start_timer(int(revert_in) + int(self.timeout))
             errors = self._apply(candidate)
+            if revert_in is not None and not errors:
+                self._set_deadline(int(revert_in))  # counted from the end of the commit
         except (TransportError, nft.NftError) as exc:
             errors = [str(exc)]
         if errors:
@@ -350,8 +353,11 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             left = self._frr_reload_test(prepared_path)
             if left:
                 errors.append("FRR did not converge to the candidate: " + " | ".join(left))
-        if wanted_nft is not None and nft.list_table(self.transport) != wanted_nft:
-            errors.append("nftables table inet netpipe differs from the candidate after apply")
+        if wanted_nft is not None:
+            now = nft.list_table(self.transport)
+            if now != wanted_nft:
+                delta = frrconf.unified(now.splitlines(), wanted_nft.splitlines(), NFT_CONF)
+                errors.append(f"nftables did not converge to the candidate:\n{delta}")
         return errors
 
     def _restore(self) -> list[str]:
@@ -370,16 +376,29 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             errors.append(str(exc))
         return errors
 
+    def _set_deadline(self, seconds: int) -> None:
+        result = self._run(
+            ["sh", "-c", device.SET_DEADLINE, "sh", self.paths.state("revert-at"), str(seconds)]
+        )
+        if not result.ok:
+            raise TransportError(f"could not set the revert deadline: {result.message}")
+
     def _start_timer(self, seconds: int) -> None:
         timer = self.paths.state("revert-timer.sh")
-        self.transport.write_file(timer, device.timer_script(self.paths, seconds))
+        self.transport.write_file(timer, device.timer_script(self.paths))
+        self._set_deadline(seconds)
         result = self._run(["sh", "-c", device.LAUNCH_TIMER, "sh", timer, self.paths.pending])
         if not result.ok or not result.stdout.strip().isdigit():
             raise TransportError(f"could not start the revert timer: {result.message}")
 
     def _cancel_timer(self, claim: str) -> bool:
         """Claim the pending marker and kill the timer; False if nothing was pending."""
-        result = self._run(["sh", "-c", device.CLAIM_AND_CANCEL, "sh", self.paths.pending, claim])
+        result = self._run(
+            [
+                "sh", "-c", device.CLAIM_AND_CANCEL, "sh",
+                self.paths.pending, claim, self.paths.state("revert-at"),
+            ]
+        )  # fmt: skip
         if result.rc == 3:
             return False
         if not result.ok:

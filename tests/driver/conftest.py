@@ -96,7 +96,9 @@ class Router:
         return frr.vtysh(self.rundir, "show running-config")
 
     def running_nft(self) -> str:
-        proc = netns.ns_exec(self.ns, ["nft", "-s", "list", "table", "inet", "netpipe"], check=False)
+        proc = netns.ns_exec(
+            self.ns, ["nft", "-s", "list", "table", "inet", "netpipe"], check=False
+        )
         return proc.stdout if proc.returncode == 0 else ""
 
     def snapshot(self) -> tuple[str, str]:

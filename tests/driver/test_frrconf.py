@@ -36,7 +36,9 @@ def test_clean_running_drops_vtysh_banner_only() -> None:
 
 
 def test_prepare_candidate_replaces_hostname_and_drops_unconvergeable_lines() -> None:
-    cand = "frr version 9.9\nfrr defaults datacenter\nhostname r1\nip forwarding\nno ipv6 forwarding\n"
+    cand = (
+        "frr version 9.9\nfrr defaults datacenter\nhostname r1\nip forwarding\nno ipv6 forwarding\n"
+    )
     prepared = frrconf.prepare_candidate(cand, "vm")
     assert prepared.splitlines() == ["hostname vm", "no ipv6 forwarding"]
 

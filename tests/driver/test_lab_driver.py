@@ -145,7 +145,7 @@ def test_replace_compare_commit_idempotent_rollback(r1: Router) -> None:
         "+ ip address 10.99.255.1/32",
         "+ timers throttle spf 0 50 500",
         "+table inet netpipe {",
-        "+\t\tiif \"lo\" accept",
+        '+\t\tiif "lo" accept',
         "+\t\tip saddr @mgmt tcp dport 22 accept",
         "+\t\ttype filter hook input priority filter; policy drop;",
     ):
@@ -244,9 +244,7 @@ def test_merge_and_directory_candidate(r1: Router, tmp_path: Path) -> None:
     ],
     ids=["frr-syntax", "nft-undefined-set", "nft-unknown-interface"],
 )  # fmt: skip
-def test_rejected_candidate_raises_device_message(
-    r1: Router, candidate: str, message: str
-) -> None:
+def test_rejected_candidate_raises_device_message(r1: Router, candidate: str, message: str) -> None:
     device = r1.driver()
     device.load_replace_candidate(config=bundle(nft=NFT))
     device.commit_config()
@@ -448,7 +446,6 @@ def test_napalm_and_nornir_find_the_driver(r1: Router) -> None:
     assert napalm.get_network_driver("frr") is FrrDriver
 
     from nornir.core import Nornir
-    from nornir.core.plugins.connections import ConnectionPluginRegister
     from nornir.core.configuration import Config
     from nornir.core.inventory import (
         ConnectionOptions,
@@ -458,6 +455,7 @@ def test_napalm_and_nornir_find_the_driver(r1: Router) -> None:
         Hosts,
         Inventory,
     )
+    from nornir.core.plugins.connections import ConnectionPluginRegister
     from nornir.plugins.runners import SerialRunner
     from nornir_napalm.plugins.tasks import napalm_get
 

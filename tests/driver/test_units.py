@@ -119,12 +119,13 @@ def test_scripts_are_valid_sh_and_quote_paths(tmp_path: Path) -> None:
     )
     for text in (
         device.restore_script(paths),
-        device.timer_script(paths, 5),
+        device.timer_script(paths),
         device.LAUNCH_TIMER,
         device.CLAIM_AND_CANCEL,
+        device.SET_DEADLINE,
     ):
         script = tmp_path / "s.sh"
         script.write_text(text)
         assert subprocess.run(["sh", "-n", str(script)], check=False).returncode == 0
     assert "'/run/frr x'" in device.restore_script(paths)
-    assert "state='/v/s t'" in device.timer_script(paths, 5)
+    assert "state='/v/s t'" in device.timer_script(paths)
