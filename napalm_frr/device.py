@@ -103,12 +103,49 @@ rm -f "$state/revert-at" "$state/pending.reverting"
 # $1 = revert-at file, $2 = seconds from now (device clock).
 SET_DEADLINE = 'echo $(( $(date +%s) + $2 )) > "$1.tmp" && mv -f "$1.tmp" "$1"'
 
-# $1 = timer script, $2 = pending marker. setsid: the timer leaves the caller's session, so it
-# survives the controller, the ssh channel and `ip netns exec` ending. Prints the timer pid.
-LAUNCH_TIMER = (
-    'setsid sh "$1" </dev/null >/dev/null 2>&1 & pid=$!; '
+# stdin: the timer script. $1 timer path, $2 pending marker, $3 revert-at, $4 seconds.
+# setsid: the timer leaves the caller's session, so it survives the controller, the ssh channel
+# and `ip netns exec` ending. Prints the timer pid (also written into the pending marker).
+START_TIMER = (
+    'cat > "$1.tmp" && mv -f "$1.tmp" "$1" && '
+    'echo $(( $(date +%s) + $4 )) > "$3.tmp" && mv -f "$3.tmp" "$3" && '
+    '{ setsid sh "$1" </dev/null >/dev/null 2>&1 & pid=$!; } && '
     'echo "$pid" > "$2.tmp" && mv -f "$2.tmp" "$2" && echo "$pid"'
 )
+
+# stdin: file content. $1 path, then a command to exec once the file is in place: write-and-run
+# in one round trip (which matters over ssh, where each command costs a session).
+WRITE_THEN_EXEC = (
+    'umask 077; mkdir -p -- "$(dirname -- "$1")" && cat > "$1.tmp.$$" && '
+    'mv -f -- "$1.tmp.$$" "$1" && shift && exec "$@"'
+)
+
+
+def backup_script(table_family: str, table: str) -> str:
+    """Save both running targets and install restore.sh (stdin) in one round trip.
+
+    $1 state dir, then the vtysh argv. Files are written aside and renamed at the end, so a
+    failed backup never leaves a half-new backup behind.
+    """
+    return rf"""set -e
+state=$1; shift
+mkdir -p "$state/backup"
+cat > "$state/restore.sh.tmp"
+"$@" -c 'show running-config' > "$state/backup/frr.raw.tmp"
+sed -e '/^Building configuration\.\.\.$/d' -e '/^Current configuration:$/d' -e '/./,$!d' \
+  "$state/backup/frr.raw.tmp" > "$state/backup/frr.conf.tmp"
+rm -f "$state/backup/frr.raw.tmp"
+if nft list tables | grep -qxF 'table {table_family} {table}'; then
+  nft -s list table {table_family} {table}
+fi > "$state/backup/nftables.conf.tmp"
+{{ printf 'table {table_family} {table}\ndelete table {table_family} {table}\n'
+   cat "$state/backup/nftables.conf.tmp"; }} > "$state/backup/nftables.restore.tmp"
+for f in frr.conf nftables.conf nftables.restore; do
+  mv -f "$state/backup/$f.tmp" "$state/backup/$f"
+done
+mv -f "$state/restore.sh.tmp" "$state/restore.sh"
+"""
+
 
 # $1 = pending marker, $2 = new name, $3 = revert-at. Exit 3 if nothing was pending. Kills the
 # timer's process group (the timer and its sleep) only if that pid still runs revert-timer.sh.

@@ -106,6 +106,8 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             frr_reload=str(opts.get("frr_reload", "/usr/lib/frr/frr-reload.py")),
         )
         self._candidate: dict[str, str] | None = None  # target -> effective candidate text
+        self._canonical_nft: str | None = None  # canonical listing of the nftables candidate
+        self._hostname: str | None = None  # FRR's (unchangeable) hostname, read once
         self._merge = False
 
     # ------------------------------------------------------------------ connection
@@ -151,10 +153,29 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         return json.loads(out) if out else {}
 
     def _running_frr(self) -> str:
-        return frrconf.clean_running(self._vtysh("show running-config"))
+        running = frrconf.clean_running(self._vtysh("show running-config"))
+        self._hostname = frrconf.hostname_of(running)
+        return running
 
-    def _frr_reload_test(self, path: str) -> list[str]:
-        result = self._run(self.paths.reload_argv(path, test=True))
+    def _running_hostname(self) -> str | None:
+        """FRR's hostname never changes through config (see frrconf), so one read suffices."""
+        if self._hostname is None:
+            self._running_frr()
+        return self._hostname
+
+    def _write_then(self, path: str, text: str, argv: list[str]) -> Result:
+        """Write ``text`` to ``path`` on the device, then run ``argv``: one round trip."""
+        return self._run(["sh", "-c", device.WRITE_THEN_EXEC, "sh", path, *argv], input=text)
+
+    def _frr_reload(self, text: str, *, test: bool) -> Result:
+        """frr-reload.py on the prepared form of ``text`` (see frrconf.prepare_candidate)."""
+        path = self.paths.state("candidate", "frr.prepared.conf")
+        prepared = frrconf.prepare_candidate(text, self._running_hostname())
+        return self._write_then(path, prepared, self.paths.reload_argv(path, test=test))
+
+    def _frr_changes(self, text: str) -> list[str]:
+        """What frr-reload.py --test would change to reach ``text`` (empty: in sync)."""
+        result = self._frr_reload(text, test=True)
         if not result.ok:
             raise CommitError(f"frr-reload.py --test failed: {result.message}")
         return frrconf.reload_changes(result.stdout)
@@ -188,6 +209,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         except (OSError, bundle.BundleError) as exc:
             raise exc_type(str(exc)) from exc
         candidate: dict[str, str] = {}
+        canonical_nft = None
         try:
             if FRR_CONF in files:
                 text = files[FRR_CONF]
@@ -196,57 +218,45 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
                         text = frrconf.merge_candidate(self._running_frr(), text)
                     except ValueError as exc:
                         raise exc_type(str(exc)) from exc
-                candidate[FRR_CONF] = self._check_frr(text, exc_type)
+                self._check_frr(text, exc_type)
+                candidate[FRR_CONF] = text
             if NFT_CONF in files:
                 text = files[NFT_CONF]
                 if merge:
                     text = nft.merge_text(nft.list_table(self.transport), text)
-                candidate[NFT_CONF] = self._check_nft(text, exc_type)
+                canonical_nft = self._check_nft(text, exc_type)
+                candidate[NFT_CONF] = text
         except (TransportError, nft.NftError, CommitError) as exc:
             raise exc_type(str(exc)) from exc
         self._candidate = candidate
+        self._canonical_nft = canonical_nft
         self._merge = merge
 
-    def _check_frr(self, text: str, exc_type: type[Exception]) -> str:
+    def _check_frr(self, text: str, exc_type: type[Exception]) -> None:
         path = self.paths.state("candidate", FRR_CONF)
-        self.transport.write_file(path, text)
-        check = self._run([self.paths.vtysh, "--config_dir", self.paths.confdir, "-C", "-f", path])
+        argv = [self.paths.vtysh, "--config_dir", self.paths.confdir, "-C", "-f", path]
+        check = self._write_then(path, text, argv)
         if not check.ok:
             raise exc_type(f"frr.conf rejected by vtysh -C: {check.message}")
-        return text
 
     def _check_nft(self, text: str, exc_type: type[Exception]) -> str:
+        """``nft -c`` inside the device, then the canonical form from a scratch namespace."""
         path = self.paths.state("candidate", NFT_CONF)
-        self.transport.write_file(path, text)
-        check = nft.check(self.transport, path)
+        check = self._write_then(path, text, ["nft", "-c", "-f", path])
         if not check.ok:
             raise exc_type(f"nftables.conf rejected by nft -c: {check.message}")
         try:
-            nft.canonicalise(self.transport, path, text)
+            return nft.canonicalise(self.transport, path, text)
         except nft.NftError as exc:
             raise exc_type(f"nftables.conf rejected: {exc}") from exc
-        return text
 
     def discard_config(self) -> None:
         self._candidate = None
+        self._canonical_nft = None
         self._merge = False
-        self._run(["rm", "-rf", self.paths.state("candidate")])
-        self._run(["mkdir", "-p", self.paths.state("candidate")])
+        self._run(["rm", "-rf", "--", self.paths.state("candidate")])
 
     # ------------------------------------------------------------------ compare
-
-    def _prepared_frr(self, text: str) -> tuple[str, str]:
-        """Write the frr-reload input for ``text``; return (path, running config)."""
-        running = self._running_frr()
-        prepared = frrconf.prepare_candidate(text, frrconf.hostname_of(running))
-        path = self.paths.state("candidate", "frr.prepared.conf")
-        self.transport.write_file(path, prepared)
-        return path, running
-
-    def _canonical_nft(self, text: str) -> str:
-        path = self.paths.state("candidate", NFT_CONF)
-        self.transport.write_file(path, text)
-        return nft.canonicalise(self.transport, path, text)
 
     def compare_config(self) -> str:
         """Unified diff running -> candidate for each target; empty when in sync."""
@@ -255,18 +265,15 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         parts = []
         try:
             if FRR_CONF in self._candidate:
-                path, running = self._prepared_frr(self._candidate[FRR_CONF])
-                changes = self._frr_reload_test(path)
+                text = self._candidate[FRR_CONF]
+                changes = self._frr_changes(text)
                 if changes:
-                    parts.append(
-                        frrconf.readable_diff(running, self._candidate[FRR_CONF], changes, FRR_CONF)
-                    )
-            if NFT_CONF in self._candidate:
-                wanted = self._canonical_nft(self._candidate[NFT_CONF])
+                    running = self._running_frr()
+                    parts.append(frrconf.readable_diff(running, text, changes, FRR_CONF))
+            if self._canonical_nft is not None:
                 running_nft = nft.list_table(self.transport)
-                parts.append(
-                    frrconf.unified(running_nft.splitlines(), wanted.splitlines(), NFT_CONF)
-                )
+                wanted = self._canonical_nft.splitlines()
+                parts.append(frrconf.unified(running_nft.splitlines(), wanted, NFT_CONF))
         except (TransportError, nft.NftError) as exc:
             raise CommitError(f"compare failed: {exc}") from exc
         return "".join(parts)
@@ -290,14 +297,17 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         candidate = self._candidate
         try:
             self._backup()
+        except (TransportError, CommitError) as exc:
+            raise CommitError(f"backup failed, nothing was changed: {exc}") from exc
+        try:
             if revert_in is not None:
                 # Armed before applying (deadline: revert_in plus the command timeout), so a
                 # controller dying mid-commit still gets the device reverted.
                 self._start_timer(int(revert_in) + int(self.timeout))
-            errors = self._apply(candidate)
+            errors = self._apply(candidate, self._canonical_nft)
             if revert_in is not None and not errors:
                 self._set_deadline(int(revert_in))  # counted from the end of the commit
-        except (TransportError, nft.NftError) as exc:
+        except (TransportError, nft.NftError, CommitError) as exc:
             errors = [str(exc)]
         if errors:
             self._cancel_timer(self.paths.state("pending.failed"))
@@ -306,51 +316,44 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             if restore:
                 raise CommitError(f"{detail}; RESTORE ALSO FAILED: {'; '.join(restore)}")
             raise CommitError(f"{detail} (device restored to its previous configuration)")
+        hostname = frrconf.hostname_of(candidate.get(FRR_CONF, ""))
         record = {
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
             "message": message,
-            "hostname": frrconf.hostname_of(candidate.get(FRR_CONF, "")),
+            "hostname": hostname or self._read_record().get("hostname"),
             "targets": sorted(candidate),
             "revert_in": revert_in,
         }
-        previous = self._read_record()
-        if record["hostname"] is None and previous.get("hostname"):
-            record["hostname"] = previous["hostname"]
         self.transport.write_file(self.paths.state("committed.json"), json.dumps(record) + "\n")
-        self._candidate = None
-        self._merge = False
+        self.discard_config()
 
     def _backup(self) -> None:
-        running_frr = self._running_frr()
-        running_nft = nft.list_table(self.transport)
-        self.transport.write_file(self.paths.state("backup", FRR_CONF), running_frr)
-        self.transport.write_file(self.paths.state("backup", NFT_CONF), running_nft)
-        self.transport.write_file(
-            self.paths.state("backup", "nftables.restore"), nft.replace_text(running_nft)
-        )
-        self.transport.write_file(self.paths.state("restore.sh"), device.restore_script(self.paths))
+        """Both running targets and restore.sh into the state dir, by one device-side script."""
+        result = self._run(
+            [
+                "sh", "-c", device.backup_script(nft.FAMILY, nft.TABLE), "sh",
+                self.paths.state_dir, *self.paths.vtysh_argv(),
+            ],
+            input=device.restore_script(self.paths),
+        )  # fmt: skip
+        if not result.ok:
+            raise CommitError(result.message or f"backup script failed (rc={result.rc})")
 
-    def _apply(self, candidate: dict[str, str]) -> list[str]:
+    def _apply(self, candidate: dict[str, str], wanted_nft: str | None) -> list[str]:
         """Apply both targets and verify they converged; return error messages (empty: ok)."""
-        errors: list[str] = []
-        wanted_nft = None
-        if NFT_CONF in candidate:
-            wanted_nft = self._canonical_nft(candidate[NFT_CONF])
+        if wanted_nft is not None:
             path = self.paths.state("candidate", "nftables.apply")
-            self.transport.write_file(path, nft.replace_text(wanted_nft))
-            result = self._run(["nft", "-f", path])
+            result = self._write_then(path, nft.replace_text(wanted_nft), ["nft", "-f", path])
             if not result.ok:
                 return [f"nft -f failed: {result.message}"]
-        prepared_path = None
         if FRR_CONF in candidate:
-            prepared_path, _ = self._prepared_frr(candidate[FRR_CONF])
-            result = self._run(self.paths.reload_argv(prepared_path, test=False))
+            result = self._frr_reload(candidate[FRR_CONF], test=False)
             if not result.ok:
-                errors.append(f"frr-reload.py --reload failed: {result.message}")
-                return errors
+                return [f"frr-reload.py --reload failed: {result.message}"]
         # Verify: the device must now be exactly the candidate.
-        if prepared_path is not None:
-            left = self._frr_reload_test(prepared_path)
+        errors: list[str] = []
+        if FRR_CONF in candidate:
+            left = self._frr_changes(candidate[FRR_CONF])
             if left:
                 errors.append("FRR did not converge to the candidate: " + " | ".join(left))
         if wanted_nft is not None:
@@ -367,27 +370,32 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         if not result.ok:
             errors.append(f"restore.sh failed: {result.message}")
         try:
-            if self._frr_reload_test(self.paths.state("backup", FRR_CONF)):
+            check = self._run(
+                self.paths.reload_argv(self.paths.state("backup", FRR_CONF), test=True)
+            )
+            if not check.ok or frrconf.reload_changes(check.stdout):
                 errors.append("FRR differs from the backup after restore")
             backup_nft = self.transport.read_file(self.paths.state("backup", NFT_CONF)) or ""
             if nft.list_table(self.transport) != backup_nft:
                 errors.append("nftables differs from the backup after restore")
-        except (CommitError, nft.NftError, TransportError) as exc:
+        except (nft.NftError, TransportError) as exc:
             errors.append(str(exc))
         return errors
 
     def _set_deadline(self, seconds: int) -> None:
-        result = self._run(
-            ["sh", "-c", device.SET_DEADLINE, "sh", self.paths.state("revert-at"), str(seconds)]
-        )
+        revert_at = self.paths.state("revert-at")
+        result = self._run(["sh", "-c", device.SET_DEADLINE, "sh", revert_at, str(seconds)])
         if not result.ok:
             raise TransportError(f"could not set the revert deadline: {result.message}")
 
     def _start_timer(self, seconds: int) -> None:
-        timer = self.paths.state("revert-timer.sh")
-        self.transport.write_file(timer, device.timer_script(self.paths))
-        self._set_deadline(seconds)
-        result = self._run(["sh", "-c", device.LAUNCH_TIMER, "sh", timer, self.paths.pending])
+        result = self._run(
+            [
+                "sh", "-c", device.START_TIMER, "sh", self.paths.state("revert-timer.sh"),
+                self.paths.pending, self.paths.state("revert-at"), str(seconds),
+            ],
+            input=device.timer_script(self.paths),
+        )  # fmt: skip
         if not result.ok or not result.stdout.strip().isdigit():
             raise TransportError(f"could not start the revert timer: {result.message}")
 

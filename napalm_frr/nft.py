@@ -12,23 +12,39 @@ in one ``nft -f`` transaction: atomic, and other tables are never touched.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 
-from napalm_frr.transport import Result, Transport
+from napalm_frr.transport import Transport
 
 FAMILY = "inet"
 TABLE = "netpipe"
 REPLACE_PREAMBLE = f"table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n"
 _IFACE_MATCH = re.compile(r"\b(iif|oif)\b")
 
+# Prints the canonical listing of the table, nothing if it does not exist; one round trip.
+_LIST_SCRIPT = f"""nft list tables >/dev/null || exit 1
+if nft list tables | grep -qxF 'table {FAMILY} {TABLE}'; then
+  exec nft -s list table {FAMILY} {TABLE}
+fi
+"""
+
 # Runs on the device: scratch namespace lifetime bounded by this one shell (trap deletes it).
+# $1 scratch name, $2 ruleset file, $3 "1" to mirror the device's interface names as veths.
 _SCRATCH_SCRIPT = f"""set -e
-ns=$1; file=$2; shift 2
+ns=$1; file=$2; mirror=$3
+names=""
+if [ "$mirror" = 1 ]; then
+  names=$(ip -o link show | awk -F': ' '{{print $2}}' | cut -d@ -f1 | grep -vx lo || true)
+fi
 ip netns add "$ns"
 trap 'ip netns delete "$ns"' EXIT
-while [ $# -gt 1 ]; do ip -n "$ns" link add "$1" type veth peer name "$2"; shift 2; done
+i=0
+for name in $names; do
+  while printf '%s\\n' $names | grep -qx "npx$i"; do i=$((i+1)); done
+  ip -n "$ns" link add "$name" type veth peer name "npx$i"
+  i=$((i+1))
+done
 ip netns exec "$ns" nft -f "$file"
 tables=$(ip netns exec "$ns" nft list tables)
 if [ -n "$tables" ] && [ "$tables" != "table {FAMILY} {TABLE}" ]; then
@@ -49,45 +65,18 @@ def replace_text(listing: str) -> str:
 
 
 def list_table(transport: Transport) -> str:
-    """Canonical running table, ``""`` if the table does not exist."""
-    tables = transport.run(["nft", "list", "tables"])
-    if not tables.ok:
-        raise NftError(tables.message)
-    if f"table {FAMILY} {TABLE}" not in tables.stdout.splitlines():
-        return ""
-    listing = transport.run(["nft", "-s", "list", "table", FAMILY, TABLE])
-    if not listing.ok:
-        raise NftError(listing.message)
-    return listing.stdout
-
-
-def check(transport: Transport, path: str) -> Result:
-    """``nft -c -f path`` inside the device (its interfaces and sets are what count)."""
-    return transport.run(["nft", "-c", "-f", path])
-
-
-def interface_names(transport: Transport) -> list[str]:
-    """The device's interface names (for the scratch namespace's stand-in veths)."""
-    result = transport.run(["ip", "-j", "link", "show"])
+    """Canonical running table, ``""`` if the table does not exist (one round trip)."""
+    result = transport.run(["sh", "-c", _LIST_SCRIPT])
     if not result.ok:
         raise NftError(result.message)
-    return [str(link["ifname"]) for link in json.loads(result.stdout or "[]")]
+    return result.stdout
 
 
 def canonicalise(transport: Transport, path: str, text: str) -> str:
     """Load ``path`` (whose content is ``text``) into a scratch namespace; return its listing."""
-    args: list[str] = []
-    if _IFACE_MATCH.search(text):
-        names = [n for n in interface_names(transport) if n != "lo"]
-        taken = set(names)
-        index = 0
-        for name in names:
-            while f"npx{index}" in taken:
-                index += 1
-            args += [name, f"npx{index}"]
-            index += 1
+    mirror = "1" if _IFACE_MATCH.search(text) else "0"
     scratch = f"np-scratch-{secrets.token_hex(4)}"
-    result = transport.run(["sh", "-c", _SCRATCH_SCRIPT, "sh", scratch, path, *args])
+    result = transport.run(["sh", "-c", _SCRATCH_SCRIPT, "sh", scratch, path, mirror])
     if not result.ok:
         raise NftError(result.message)
     return result.stdout

@@ -120,7 +120,9 @@ def test_scripts_are_valid_sh_and_quote_paths(tmp_path: Path) -> None:
     for text in (
         device.restore_script(paths),
         device.timer_script(paths),
-        device.LAUNCH_TIMER,
+        device.START_TIMER,
+        device.WRITE_THEN_EXEC,
+        device.backup_script("inet", "netpipe"),
         device.CLAIM_AND_CANCEL,
         device.SET_DEADLINE,
     ):
