@@ -14,16 +14,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import napalm
-
+from pipeline import cli_change
 from pipeline.build import Build, build
 from pipeline.lab import frr, lab
 from pipeline.lab.plan import LabPlan, plan
 from pipeline.render.render import write
 from pipeline.report import FORMATS, render_findings
 from pipeline.secrets import PLACEHOLDER
-from pipeline.verify.checks import Observer, expectations
-from pipeline.verify.run import verify
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE, EXIT_ROLLED_BACK = 0, 1, 2, 3, 4
 
@@ -82,16 +79,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
-def lab_prefix() -> str:
-    return os.environ.get("NETPIPE_LAB_PREFIX", "npl-")
-
-
 def _lab_plan(root: Path) -> tuple[Build, LabPlan] | int:
     result = build(root, run_lint=False)
     if not result.ok or result.intent is None:
         print(render_findings(result.findings, "text"))
         return EXIT_FINDINGS
-    return result, plan(result.intent, result.devices, lab_prefix())
+    return result, plan(result.intent, result.devices, cli_change.lab_prefix())
 
 
 def _need_root() -> int | None:
@@ -106,7 +99,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if args.action == "down":
         if (code := _need_root()) is not None:
             return code
-        removed = lab.down(lab_prefix())
+        removed = lab.down(cli_change.lab_prefix())
         print(f"lab down: removed {len(removed)} namespace(s)")
         return EXIT_OK
     planned = _lab_plan(_root(args))
@@ -132,15 +125,15 @@ def cmd_lab(args: argparse.Namespace) -> int:
         for device, ns in sorted(labplan.routers.items()):
             running = "frr running" if st.frr.get(ns) else "frr NOT running"
             print(f"  {device:<16} {ns:<20} {running}  "
-                  f"vtysh --vty_socket {lab.rundir(labplan, ns)}")
+                  f"vtysh --vty_socket {lab.rundir(labplan.prefix, ns)}")
     return EXIT_OK
 
 
 def _lab_json(labplan: LabPlan, st: lab.Status) -> dict[str, object]:
     devices = {}
     for device, ns in sorted(labplan.routers.items()):
-        params = lab.napalm_params(labplan, device)
-        devices[device] = {"namespace": ns, "vty_socket": str(lab.rundir(labplan, ns)),
+        params = lab.napalm_params(labplan.prefix, device)
+        devices[device] = {"namespace": ns, "vty_socket": str(lab.rundir(labplan.prefix, ns)),
                            "exists": st.namespaces.get(ns, False),
                            "frr_running": st.frr.get(ns, False), "napalm": params}
     return {
@@ -158,38 +151,6 @@ def _secret_names(result: Build) -> set[str]:
             for m in PLACEHOLDER.findall(t)}
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    if not args.lab:
-        return _usage("verify without --lab needs the change stage's device access "
-                      "(not available yet); use --lab")
-    if (code := _need_root()) is not None:
-        return code
-    planned = _lab_plan(_root(args))
-    if isinstance(planned, int):
-        return planned
-    result, labplan = planned
-    if not lab.status(labplan).complete:
-        return _usage("the lab is not up: run `netpipe lab up` first")
-    assert result.intent is not None
-    expect = expectations(result.intent, result.devices)
-    drivers: dict[str, Observer] = {}
-
-    def connect(device: str) -> Observer:
-        if device not in drivers:
-            params = lab.napalm_params(labplan, device)
-            driver = napalm.get_network_driver(params["driver"])(
-                params["hostname"], "", "", optional_args=params["optional_args"])
-            driver.open()
-            drivers[device] = driver
-        return drivers[device]
-
-    firewall = next((d.firewall for d in result.devices.values() if d.firewall), None)
-    report = verify(expect, connect, wait=args.wait, lab=labplan,
-                    firewall=firewall if args.probes else None)
-    print(json.dumps(report.as_dict(), indent=2) if args.format == "json" else report.text())
-    return EXIT_OK if report.ok else EXIT_FINDINGS
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netpipe", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -205,12 +166,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="output directory (default: ROOT/build/configs)")
     c = command("lab", "build, remove or show the namespace lab of the frr devices")
     c.add_argument("action", choices=("up", "down", "status"))
-    c = command("verify", "check adjacencies, sessions, routes and (lab) the firewall probes")
-    c.add_argument("--lab", action="store_true", help="verify the lab")
-    c.add_argument("--wait", type=float, default=30.0,
-                   help="seconds to wait for routing to converge (default 30)")
-    c.add_argument("--no-probes", dest="probes", action="store_false",
-                   help="skip the lab's firewall probes")
+    cli_change.add_commands(command)
     return p
 
 
@@ -220,7 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) and EXIT_USAGE
     handlers = {"validate": cmd_validate, "render": cmd_render, "lab": cmd_lab,
-                "verify": cmd_verify}
+                "verify": cli_change.cmd_verify, "diff": cli_change.cmd_diff,
+                "deploy": cli_change.cmd_deploy, "rollback": cli_change.cmd_rollback,
+                "drift": cli_change.cmd_drift}
     try:
         return handlers[args.command](args)
     except SystemExit as exc:

@@ -209,6 +209,12 @@ def _load_inventory(root: Path, findings: list[Finding]) -> dict[str, Host]:
     return result
 
 
+def load_inventory(root: Path) -> tuple[dict[str, Host], list[Finding]]:
+    """Only the inventory: what an emergency rollback needs when the intent is broken."""
+    findings: list[Finding] = []
+    return _load_inventory(root, findings), findings
+
+
 def parse(root: Path) -> tuple[Intent | None, list[Finding]]:
     """Load and validate everything under ``root``; the intent is None if any file failed."""
     findings: list[Finding] = []

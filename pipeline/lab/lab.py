@@ -23,9 +23,9 @@ WORKERS = 8
 T = TypeVar("T")
 
 
-def rundir(lab: LabPlan, ns: str) -> Path:
+def rundir(prefix: str, ns: str) -> Path:
     """Private FRR directory of a namespace: sockets, pid files, frr.conf, driver state."""
-    return RUN_BASE / lab.prefix.rstrip("-") / ns
+    return RUN_BASE / prefix.rstrip("-") / ns
 
 
 def lab_secrets(names: Iterable[str], env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -65,7 +65,7 @@ def _host(lab: LabPlan, host: Host) -> None:
 
 
 def _peer(lab: LabPlan, peer: Peer, secrets: Mapping[str, str]) -> None:
-    path = frr.prepare_rundir(rundir(lab, peer.ns))
+    path = frr.prepare_rundir(rundir(lab.prefix, peer.ns))
     password = secrets.get(peer.password_secret) if peer.password_secret else None
     (path / "frr.conf").write_text(peer_config(peer, password))
     netns.set_forwarding(peer.ns, True, prefix=lab.prefix)
@@ -73,7 +73,7 @@ def _peer(lab: LabPlan, peer: Peer, secrets: Mapping[str, str]) -> None:
 
 
 def _router(lab: LabPlan, ns: str) -> None:
-    path = rundir(lab, ns)
+    path = rundir(lab.prefix, ns)
     if path.exists():
         shutil.rmtree(path)
     frr.prepare_rundir(path)
@@ -97,7 +97,7 @@ class Status:
 
 def status(lab: LabPlan) -> Status:
     spaces = {ns: netns.namespace_exists(ns) for ns in lab.namespaces}
-    daemons = {ns: frr.frr_running(rundir(lab, ns))
+    daemons = {ns: frr.frr_running(rundir(lab.prefix, ns))
                for ns in [*lab.routers.values(), *(p.ns for p in lab.peers)]}
     return Status(spaces, daemons)
 
@@ -125,10 +125,13 @@ def down(prefix: str) -> list[str]:
     return removed
 
 
-def napalm_params(lab: LabPlan, device: str) -> dict[str, Any]:
-    """How to open a lab router with NAPALM: ``get_network_driver(driver)(hostname, …)``."""
-    ns = lab.routers[device]
-    path = rundir(lab, ns)
+def napalm_params(prefix: str, device: str) -> dict[str, Any]:
+    """How to open a lab router with NAPALM: ``get_network_driver(driver)(hostname, …)``.
+
+    Needs only the lab prefix and the device name, so an emergency rollback can reach
+    lab routers without rendering anything."""
+    ns = f"{prefix}{device}"
+    path = rundir(prefix, ns)
     return {
         "driver": "frr",
         "hostname": ns,

@@ -77,14 +77,16 @@ def _check_all(expect: Mapping[str, Expectation], connect: Callable[[str], Obser
 
 
 def verify(expect: Mapping[str, Expectation], connect: Callable[[str], Observer], *,
-           wait: float = 0.0, lab: LabPlan | None = None,
-           firewall: Firewall | None = None) -> Report:
-    """Routing checks (re-polled for up to ``wait`` seconds), then probes when in the lab."""
+           wait: float = 0.0, lab: LabPlan | None = None, firewall: Firewall | None = None,
+           settled: Callable[[Report], bool] | None = None) -> Report:
+    """Routing checks, re-polled for up to ``wait`` seconds until ``settled`` (default:
+    all pass), then the probes when in the lab."""
     deadline = time.monotonic() + wait
+    done = settled or (lambda r: r.ok)
     while True:
         report = Report()
         report.checks = _check_all(expect, connect, report)
-        if report.ok or time.monotonic() >= deadline:
+        if done(report) or time.monotonic() >= deadline:
             break
         time.sleep(POLL)
     if lab is not None and firewall is not None:

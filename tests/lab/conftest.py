@@ -49,7 +49,7 @@ class Lab:
     secrets: dict[str, str]
 
     def driver(self, device: str) -> napalm.base.NetworkDriver:
-        params = lab.napalm_params(self.plan, device)
+        params = lab.napalm_params(self.plan.prefix, device)
         drv = napalm.get_network_driver(params["driver"])(
             params["hostname"], "", "", optional_args=params["optional_args"])
         drv.open()

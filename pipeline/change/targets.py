@@ -1,0 +1,88 @@
+"""Which devices a change talks to, and how: NAPALM connection parameters and Nornir.
+
+Production targets come from the inventory (credentials from the environment
+variables it names); lab targets from the lab plan (netns transport). Either way the
+change stage sees one :class:`Target` per device and runs it through Nornir's
+``napalm`` connection plugin, so ``frr`` and ``ios`` follow one path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nornir.core import Nornir
+from nornir.core.configuration import Config
+from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
+from nornir.core.plugins.connections import ConnectionPluginRegister
+from nornir.plugins.runners import ThreadedRunner
+
+from pipeline.intent.model import Host as InventoryHost
+from pipeline.lab import lab
+
+
+class TargetError(Exception):
+    """A device cannot be targeted at all (e.g. its credentials are not set)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    platform: str
+    hostname: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    port: int | None = None
+    optional_args: Mapping[str, Any] = field(default_factory=dict)
+
+
+def production_targets(hosts: Mapping[str, InventoryHost],
+                       env: Mapping[str, str] | None = None) -> dict[str, Target]:
+    """Every inventory device; raises TargetError naming the unset credential variables."""
+    source = os.environ if env is None else env
+    targets: dict[str, Target] = {}
+    missing: set[str] = set()
+    for name, host in sorted(hosts.items()):
+        creds = host.data.credentials
+        username = host.username or ""
+        password = ""
+        if creds is not None:
+            for var in (creds.username_env, creds.password_env):
+                if var not in source:
+                    missing.add(var)
+            username = source.get(creds.username_env, username)
+            password = source.get(creds.password_env, "")
+        napalm_opts = host.connection_options.get("napalm", {})
+        extras = napalm_opts.get("extras", {}) if isinstance(napalm_opts, dict) else {}
+        targets[name] = Target(name, host.platform, host.hostname, username, password, host.port,
+                               dict(extras.get("optional_args", {})))
+    if missing:
+        raise TargetError("credentials not set: export " + ", ".join(sorted(missing)))
+    return targets
+
+
+def lab_targets(prefix: str, devices: Iterable[str]) -> dict[str, Target]:
+    """Lab routers by name (IOS switches are not emulated in the lab)."""
+    targets = {}
+    for device in sorted(devices):
+        params = lab.napalm_params(prefix, device)
+        targets[device] = Target(device, params["driver"], params["hostname"],
+                                 optional_args=params["optional_args"])
+    return targets
+
+
+def nornir_for(targets: Mapping[str, Target], num_workers: int = 10) -> Nornir:
+    """A Nornir object over ``targets`` (no inventory files, no log file: nothing can leak)."""
+    ConnectionPluginRegister.auto_register()
+    hosts = Hosts()
+    for name, t in targets.items():
+        hosts[name] = Host(
+            name=name, hostname=t.hostname, username=t.username, password=t.password,
+            port=t.port, platform=t.platform, data={},
+            connection_options={"napalm": ConnectionOptions(
+                extras={"optional_args": dict(t.optional_args)})},
+        )
+    return Nornir(inventory=Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()),
+                  config=Config(), runner=ThreadedRunner(num_workers=num_workers))
