@@ -1,6 +1,7 @@
 """The FRR driver against real FRR daemons and nftables in two lab namespaces.
 
 Every test starts and ends with both routers on the lab's original config (see conftest).
+Run as root; skipped with the reason when not root or FRR/nftables are missing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,108 +22,10 @@ from napalm.base.exceptions import CommitError, ReplaceConfigException
 from napalm.base.test.helpers import test_model as model_ok
 
 from napalm_frr import FrrDriver
-from tests.driver.conftest import Lab, Router
+from tests.driver.labkit import NFT, Lab, Router, bundle, changed_lines, frr_conf, poll
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
-
-
-def frr_conf(n: int, *, description: str = "to-peer", bgp: bool = False, extra: str = "") -> str:
-    peer = 1 - (n - 1)  # r1 (10.99.0.0) peers with 10.99.0.1 and vice versa
-    text = f"""frr defaults traditional
-hostname r{n}
-log syslog informational
-service integrated-vtysh-config
-!
-ip route 198.51.100.{n}/32 Null0
-!
-interface eth1
- description {description}
- ip ospf area 0
- ip ospf network point-to-point
- ip ospf hello-interval 1
- ip ospf dead-interval 3
-exit
-!
-interface lo
- ip address 10.99.255.{n}/32
- ip ospf area 0
- ip ospf passive
-exit
-!
-router ospf
- ospf router-id 10.99.255.{n}
- timers throttle spf 0 50 500
- timers throttle lsa all 0
- timers lsa min-arrival 0
-exit
-!
-"""
-    if bgp:
-        text += f"""router bgp 6500{n}
- bgp router-id 10.99.255.{n}
- no bgp ebgp-requires-policy
- neighbor 10.99.0.{peer} remote-as 6500{3 - n}
- neighbor 10.99.0.{peer} description r{3 - n}
- neighbor 10.99.0.{peer} timers connect 1
- !
- address-family ipv4 unicast
-  network 10.99.255.{n}/32
- exit-address-family
-exit
-!
-"""
-    return text + extra + "end\n"
-
-
-NFT = """table inet netpipe
-delete table inet netpipe
-table inet netpipe {
-	set mgmt {
-		type ipv4_addr
-		elements = { 198.51.100.10 }
-	}
-
-	chain input {
-		type filter hook input priority filter; policy drop;
-		iif "lo" accept
-		ct state established,related accept
-		ip protocol 89 accept comment "ospf"
-		ip saddr 10.99.0.0/31 tcp dport 179 accept comment "bgp"
-		ip saddr @mgmt tcp dport 22 accept
-		iif "eth1" icmp type echo-request accept
-	}
-}
-"""
-
-
-def bundle(frr: str | None = None, nft: str | None = None) -> str:
-    text = ""
-    if frr is not None:
-        text += "! netpipe:file frr.conf\n" + frr
-    if nft is not None:
-        text += "# netpipe:file nftables.conf\n" + nft
-    return text
-
-
-def changed_lines(diff: str) -> set[str]:
-    return {
-        line
-        for line in diff.splitlines()
-        if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))
-    }
-
-
-def poll(check: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
-    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s (last value {value!r})")
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------------------- 1. replace cycle

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.lab import netns
-from tests.driver.conftest import Lab, Router
-from tests.driver.test_lab_driver import NFT, bundle, frr_conf, poll
+from tests.driver.labkit import NFT, Lab, Router, bundle, frr_conf, poll
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
