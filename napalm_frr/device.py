@@ -128,6 +128,7 @@ def backup_script(table_family: str, table: str) -> str:
     failed backup never leaves a half-new backup behind.
     """
     return rf"""set -e
+umask 077
 state=$1; shift
 mkdir -p "$state/backup"
 cat > "$state/restore.sh.tmp"

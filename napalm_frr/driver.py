@@ -123,9 +123,8 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             raise ConnectionException(
                 f"{self.transport.description}: FRR not reachable: {version.message}"
             )
-        mkdir = self._run(
-            ["mkdir", "-p", self.paths.state("candidate"), self.paths.state("backup")]
-        )
+        # Private: backups and candidates hold secrets such as BGP passwords.
+        mkdir = self._run(["sh", "-c", 'umask 077; mkdir -p -- "$1"', "sh", self.paths.state_dir])
         if not mkdir.ok:
             raise ConnectionException(f"cannot create state dir: {mkdir.message}")
 
@@ -310,8 +309,12 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         except (TransportError, nft.NftError, CommitError) as exc:
             errors = [str(exc)]
         if errors:
-            self._cancel_timer(self.paths.state("pending.failed"))
-            restore = self._restore()
+            restore = []
+            try:
+                self._cancel_timer(self.paths.state("pending.failed"))
+            except (TransportError, CommitError) as exc:
+                restore.append(f"cancelling the revert timer: {exc}")
+            restore += self._restore()
             detail = "; ".join(errors)
             if restore:
                 raise CommitError(f"{detail}; RESTORE ALSO FAILED: {'; '.join(restore)}")
@@ -366,7 +369,11 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
     def _restore(self) -> list[str]:
         """Run the device's restore script and verify; return error messages (empty: ok)."""
         errors = []
-        result = self._run(["sh", self.paths.state("restore.sh")])
+        try:
+            result = self._run(["sh", self.paths.state("restore.sh")])
+        except TransportError as exc:
+            return [f"device unreachable, restore.sh not run ({exc}); a pending revert timer "
+                    "on the device still restores it"]  # fmt: skip
         if not result.ok:
             errors.append(f"restore.sh failed: {result.message}")
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from napalm.base import models
 from napalm.base.test.helpers import test_model as model_ok
@@ -63,7 +64,7 @@ def test_interfaces_model() -> None:
 
 
 def test_interfaces_ip() -> None:
-    addrs = [
+    addrs: list[dict[str, Any]] = [
         {"ifname": "eth1", "addr_info": [
             {"family": "inet", "local": "10.99.0.0", "prefixlen": 31},
             {"family": "inet6", "local": "FE80::1", "prefixlen": 64}]},
