@@ -22,10 +22,26 @@ from napalm.base.exceptions import CommitError, ReplaceConfigException
 from napalm.base.test.helpers import test_model as model_ok
 
 from napalm_frr import FrrDriver
+from pipeline.lab import netns
 from tests.driver.labkit import NFT, Lab, Router, bundle, changed_lines, frr_conf, poll
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
+
+
+# ---------------------------------------------------------------------------- 0. the lab itself
+
+
+def test_lab_is_closed(lab: Lab) -> None:
+    """r1's eth1 peers into r2 (not the root namespace) and neither router has a way out."""
+    link = json.loads(netns.run(["ip", "-n", lab.r1.ns, "-j", "-d", "link", "show", "eth1"]).stdout)
+    nsid = link[0]["link_netnsid"]
+    ids = netns.run(["ip", "-n", lab.r1.ns, "netns", "list-id"]).stdout
+    assert f"nsid {nsid} (iproute2 netns name: {lab.r2.ns})" in ids
+    for router in (lab.r1, lab.r2):
+        assert netns.run(["ip", "-n", router.ns, "route", "show", "default"]).stdout == ""
+        assert "eth1" in netns.run(["ip", "-n", router.ns, "link", "show"]).stdout
+    assert not any(ns in netns.run(["ip", "link", "show"]).stdout for ns in (lab.r1.ns, lab.r2.ns))
 
 
 # ---------------------------------------------------------------------------- 1. replace cycle
@@ -225,6 +241,7 @@ def test_rollback_of_pending_commit_is_immediate(r1: Router) -> None:
 CONTROLLER = """
 import json, sys, time
 from napalm_frr import FrrDriver
+from pipeline.lab import netns
 args = json.loads(sys.argv[1])
 device = FrrDriver("r1", "", "", optional_args=args["optional_args"])
 device.open()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lab import netns
 from tests.driver.labkit import NFT, Lab, Router, bundle, frr_conf, poll
 
 pytestmark = pytest.mark.lab
@@ -147,8 +146,3 @@ def test_load_compare_commit_rollback_over_ssh(sshd: Path, lab: Lab, r2: Router)
     poll(lambda: r2.snapshot() == original and not (r2.state_dir / "pending").exists(), 12)
     assert "revert timer fired" in (r2.state_dir / "revert.log").read_text()
     assert "Accepted publickey for root from 10.99.0.0" in (sshd / "sshd.log").read_text()
-
-
-def test_no_interface_of_the_lab_in_the_root_namespace(lab: Lab) -> None:
-    root_links = netns.run(["ip", "-j", "link", "show"]).stdout
-    assert '"eth1"' not in root_links or lab.r1.ns not in root_links
