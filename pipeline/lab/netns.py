@@ -156,12 +156,13 @@ def create_veth(
     """
     for ns in (ns_a, ns_b):
         _check_name(ns, prefix)
-        if not namespace_exists(ns):
-            raise NetnsError(f"namespace {ns} does not exist")
     _check_ifname(if_a)
     _check_ifname(if_b)
     if ns_a == ns_b and if_a == if_b:
         raise ValueError("both ends of a veth in one namespace need distinct names")
+    for ns in (ns_a, ns_b):
+        if not namespace_exists(ns):
+            raise NetnsError(f"namespace {ns} does not exist")
     argv = ["ip", "-n", ns_a, "link", "add", if_a]
     if mtu is not None:
         argv += ["mtu", str(mtu)]

@@ -22,7 +22,7 @@ from napalm.base.exceptions import CommitError, ReplaceConfigException
 from napalm.base.test.helpers import test_model as model_ok
 
 from napalm_frr import FrrDriver
-from pipeline.lab import netns
+from pipeline.lab import frr, netns
 from tests.driver.labkit import NFT, Lab, Router, bundle, changed_lines, frr_conf, poll
 
 pytestmark = pytest.mark.lab
@@ -149,6 +149,20 @@ def test_merge_and_directory_candidate(r1: Router, tmp_path: Path) -> None:
     device.close()
 
 
+def test_startup_config_survives_daemon_restart(r2: Router) -> None:
+    """frr-reload writes DIR/frr.conf; start_frr loads it back (vtysh -b)."""
+    device = r2.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(2)))
+    device.commit_config()
+    committed = r2.running_frr()
+    assert "ip address 10.99.255.2/32" in device.get_config(retrieve="startup")["startup"]
+    device.close()
+    frr.stop_frr(r2.rundir)
+    assert not frr.frr_running(r2.rundir)
+    frr.start_frr(r2.ns, r2.rundir)
+    assert r2.running_frr() == committed
+
+
 # ---------------------------------------------------------------------------- 2. rejections
 
 
@@ -241,7 +255,7 @@ def test_rollback_of_pending_commit_is_immediate(r1: Router) -> None:
 CONTROLLER = """
 import json, sys, time
 from napalm_frr import FrrDriver
-from pipeline.lab import netns
+from pipeline.lab import frr, netns
 args = json.loads(sys.argv[1])
 device = FrrDriver("r1", "", "", optional_args=args["optional_args"])
 device.open()
