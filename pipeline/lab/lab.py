@@ -7,6 +7,7 @@ a crashed run left. Routers start unconfigured so the first deploy is a real cha
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Mapping
@@ -54,12 +55,6 @@ def _veth(lab: LabPlan, link: Veth) -> None:
         netns.run(["ip", "-n", link.b_ns, "link", "set", link.b_if, "master", link.bridge])
 
 
-def _bridges(lab: LabPlan, ns: str) -> None:
-    for bridge in lab.bridges[ns]:
-        netns.run(["ip", "-n", ns, "link", "add", bridge, "type", "bridge"])
-        netns.run(["ip", "-n", ns, "link", "set", bridge, "up"])
-
-
 def _host(lab: LabPlan, host: Host) -> None:
     netns.run(["ip", "-n", host.ns, "route", "add", "default", "via", str(host.gateway)])
 
@@ -102,17 +97,38 @@ def status(lab: LabPlan) -> Status:
     return Status(spaces, daemons)
 
 
+def _links_in(ns: str) -> set[str]:
+    out = netns.run(["ip", "-n", ns, "-j", "link", "show"]).stdout
+    return {link["ifname"] for link in json.loads(out or "[]")}
+
+
 def up(lab: LabPlan, secrets: Mapping[str, str]) -> bool:
-    """Build the lab; False if it was already complete (nothing done)."""
+    """Build what is missing; False if the lab was already complete (nothing done).
+
+    Reconciles rather than rebuilds: a running lab whose intent gained a VLAN or a link
+    gets just the new segment, so routers keep their deployed configs, the way a real
+    network keeps running while a merge request adds to it.
+    """
     if status(lab).complete:
         return False
-    down(lab.prefix)
-    _parallel(lambda ns: netns.create_namespace(ns, prefix=lab.prefix), lab.namespaces)
-    _parallel(lambda ns: _bridges(lab, ns), list(lab.bridges))
-    _parallel(lambda link: _veth(lab, link), lab.links)
-    _parallel(lambda host: _host(lab, host), lab.hosts)
-    _parallel(lambda ns: _router(lab, ns), list(lab.routers.values()))
-    _parallel(lambda peer: _peer(lab, peer, secrets), lab.peers)
+    wanted = set(lab.namespaces)
+    existing = set(netns.list_namespaces(lab.prefix))
+    for ns in sorted(existing - wanted):  # e.g. test hosts of a VLAN the intent dropped
+        netns.delete_namespace(ns, prefix=lab.prefix)
+    new = sorted(wanted - existing)
+    _parallel(lambda ns: netns.create_namespace(ns, prefix=lab.prefix), new)
+    have = {ns: _links_in(ns) for ns in sorted(wanted)}
+    for ns, bridges in lab.bridges.items():
+        for bridge in bridges:
+            if bridge not in have[ns]:
+                netns.run(["ip", "-n", ns, "link", "add", bridge, "type", "bridge"])
+                netns.run(["ip", "-n", ns, "link", "set", bridge, "up"])
+    _parallel(lambda link: _veth(lab, link),
+              [x for x in lab.links if x.a_if not in have[x.a_ns]])
+    _parallel(lambda host: _host(lab, host), [h for h in lab.hosts if h.ns in new])
+    st = status(lab)
+    _parallel(lambda ns: _router(lab, ns), [ns for ns in lab.routers.values() if not st.frr[ns]])
+    _parallel(lambda peer: _peer(lab, peer, secrets), [p for p in lab.peers if not st.frr[p.ns]])
     return True
 
 
