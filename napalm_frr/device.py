@@ -78,7 +78,7 @@ def timer_script(paths: DevicePaths) -> str:
 
     The deadline lives in a file so the controller can set it generously before applying (a
     controller dying mid-commit still gets reverted) and exactly ``revert_in`` seconds after the
-    commit has finished. Checked every second.
+    commit has finished. Checked twice a second.
     """
     state = shlex.quote(paths.state_dir.rstrip("/"))
     return f"""#!/bin/sh
@@ -88,7 +88,7 @@ while :; do
   deadline=$(cat "$state/revert-at" 2>/dev/null) || exit 0
   case "$deadline" in ''|*[!0-9]*) exit 0 ;; esac
   [ "$(date +%s)" -ge "$deadline" ] && break
-  sleep 1
+  sleep 0.5 2>/dev/null || sleep 1
 done
 mv "$state/pending" "$state/pending.reverting" 2>/dev/null || exit 0
 {{
@@ -101,14 +101,16 @@ rm -f "$state/revert-at" "$state/pending.reverting"
 
 
 # $1 = revert-at file, $2 = seconds from now (device clock).
-SET_DEADLINE = 'echo $(( $(date +%s) + $2 )) > "$1.tmp" && mv -f "$1.tmp" "$1"'
+# The +1 rounds the whole-second clock up: the timer never fires before $2 seconds have passed
+# (it fires within $2..$2+1.5 s).
+SET_DEADLINE = 'echo $(( $(date +%s) + $2 + 1 )) > "$1.tmp" && mv -f "$1.tmp" "$1"'
 
 # stdin: the timer script. $1 timer path, $2 pending marker, $3 revert-at, $4 seconds.
 # setsid: the timer leaves the caller's session, so it survives the controller, the ssh channel
 # and `ip netns exec` ending. Prints the timer pid (also written into the pending marker).
 START_TIMER = (
     'cat > "$1.tmp" && mv -f "$1.tmp" "$1" && '
-    'echo $(( $(date +%s) + $4 )) > "$3.tmp" && mv -f "$3.tmp" "$3" && '
+    'echo $(( $(date +%s) + $4 + 1 )) > "$3.tmp" && mv -f "$3.tmp" "$3" && '
     '{ setsid sh "$1" </dev/null >/dev/null 2>&1 & pid=$!; } && '
     'echo "$pid" > "$2.tmp" && mv -f "$2.tmp" "$2" && echo "$pid"'
 )

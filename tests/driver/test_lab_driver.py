@@ -227,13 +227,13 @@ def test_unconfirmed_commit_reverts_on_the_device(r1: Router) -> None:
 def test_confirmed_commit_stays(r1: Router) -> None:
     device = r1.driver()
     device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
-    device.commit_config(revert_in=2)
+    device.commit_config(revert_in=1)
     committed = r1.snapshot()
     pid = int((r1.state_dir / "pending").read_text())
     device.confirm_commit()
     assert not device.has_pending_commit()
     poll(lambda: not Path(f"/proc/{pid}").exists(), timeout=5)  # timer killed
-    time.sleep(3)  # past the moment the timer would have fired
+    time.sleep(3)  # past the moment the timer would have fired (1 s, +1.5 s at most)
     assert r1.snapshot() == committed
     assert not (r1.state_dir / "revert.log").exists()
     device.close()
