@@ -32,6 +32,8 @@ class Interface:
     ospf_cost: int | None = None
     ospf_passive: bool = False
     ospf_p2p: bool = False
+    ospf_hello: int | None = None  # None: the platform default
+    ospf_dead: int | None = None
     zone: str | None = None
 
 
@@ -274,9 +276,13 @@ def _router_interfaces(intent: Intent, name: str, site: Site | None) -> list[Int
             if link.kind == "routed":
                 area, cost = end_ospf(link, end)
                 desc = link.description or f"to {peer.device} {peer.interface}"
-                result.append(Interface(end.interface, "routed", desc, addr, ospf_area=area,
-                                        ospf_cost=cost, ospf_p2p=addr is not None and
-                                        addr.network.prefixlen >= 30))
+                timers = intent.routing.ospf
+                custom = (timers.hello_interval, timers.dead_interval) != (10, 40)
+                result.append(Interface(
+                    end.interface, "routed", desc, addr, ospf_area=area, ospf_cost=cost,
+                    ospf_p2p=addr is not None and addr.network.prefixlen >= 30,
+                    ospf_hello=timers.hello_interval if custom and area is not None else None,
+                    ospf_dead=timers.dead_interval if custom and area is not None else None))
             elif site is not None and site.core == name:
                 result.extend(_gateway_subinterfaces(site, end, peer, link))
     for uplink in intent.topology.uplinks:

@@ -272,6 +272,8 @@ class OspfSettings(Node):
     spf_throttle: tuple[int, int, int] = (50, 200, 5000)
     lsa_throttle: Annotated[int, Field(ge=0, le=5000)] = 5000
     lsa_min_arrival: Annotated[int, Field(ge=0, le=600000)] = 1000
+    hello_interval: Annotated[int, Field(ge=1, le=65535)] = 10
+    dead_interval: Annotated[int, Field(ge=1, le=65535)] = 40
     default_originate: list[Name] = []
     redistribute_bgp: Map[Name, Name] = {}
     """device -> prefix list of BGP routes that device puts into OSPF."""
