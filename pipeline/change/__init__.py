@@ -1,0 +1,1 @@
+"""Change: diff, deploy with commit-confirm, rollback and drift, through Nornir and NAPALM."""

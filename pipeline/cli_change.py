@@ -1,0 +1,433 @@
+"""``netpipe diff | deploy | rollback | drift``: composes build, targets, store and the
+change stage, prints, and sets exit codes (see ``pipeline.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import napalm
+from rich.console import Console
+
+from pipeline.build import Build, build
+from pipeline.change import diff as diffs
+from pipeline.change.candidate import candidate, needed_secrets
+from pipeline.change.deploy import Deployment, DeployResult, Health
+from pipeline.change.revision import RevisionError, describe, tree_at
+from pipeline.change.rollback import Rollback
+from pipeline.change.store import Store, open_store
+from pipeline.change.targets import Target, TargetError, lab_targets, nornir_for
+from pipeline.change.targets import production_targets as prod_targets
+from pipeline.intent.parse import load_inventory
+from pipeline.lab import lab
+from pipeline.lab.plan import plan
+from pipeline.report import render_findings
+from pipeline.secrets import MissingSecret
+from pipeline.verify.checks import Observer, expectations
+from pipeline.verify.run import Report, verify
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
+console = Console(highlight=False, soft_wrap=True)
+
+
+class Refused(Exception):
+    """A usage or setup problem: exit 2 with this message, nothing touched."""
+
+
+def say(message: str) -> None:
+    console.print(message, markup=False)
+
+
+def lab_prefix() -> str:
+    return os.environ.get("NETPIPE_LAB_PREFIX", "npl-")
+
+
+@dataclass
+class Context:
+    root: Path
+    result: Build
+    targets: dict[str, Target]
+    secrets: dict[str, str]
+    configs: dict[str, str]
+    health: Health | None
+    skipped: dict[str, str]  # devices not targeted, and why
+
+
+def _driver(t: Target) -> Observer:
+    drv = napalm.get_network_driver(t.platform)(t.hostname, t.username, t.password,
+                                                optional_args=dict(t.optional_args))
+    drv.open()
+    return drv  # type: ignore[no-any-return]
+
+
+def _health(result: Build, targets: Mapping[str, Target], wait: float,
+            lab_mode: bool) -> Health:
+    assert result.intent is not None
+    expect = {d: e for d, e in expectations(result.intent, result.devices).items()
+              if d in targets}
+    labplan = plan(result.intent, result.devices, lab_prefix()) if lab_mode else None
+    firewall = next((d.firewall for d in result.devices.values() if d.firewall), None)
+
+    def health(*, probes: bool, settled: Callable[[Report], bool] | None = None) -> Report:
+        opened: dict[str, Observer] = {}
+
+        def connect(device: str) -> Observer:
+            if device not in opened:
+                opened[device] = _driver(targets[device])
+            return opened[device]
+
+        try:
+            return verify(expect, connect, wait=wait, settled=settled,
+                          lab=labplan if probes else None, firewall=firewall)
+        finally:
+            for drv in opened.values():
+                drv.close()  # type: ignore[attr-defined]
+
+    return health
+
+
+def _limit(targets: dict[str, Target], limit: str | None) -> dict[str, Target]:
+    if not limit:
+        return targets
+    wanted = [h.strip() for h in limit.split(",") if h.strip()]
+    unknown = [h for h in wanted if h not in targets]
+    if unknown:
+        raise Refused(f"--limit names unknown or untargeted device(s): {', '.join(unknown)}")
+    return {h: targets[h] for h in wanted}
+
+
+def _secrets(names: set[str], lab_mode: bool) -> dict[str, str]:
+    if lab_mode:
+        return lab.lab_secrets(names)
+    missing = sorted(n for n in names if n not in os.environ)
+    if missing:
+        raise Refused("secrets not set: export " + ", ".join(missing))
+    return {n: os.environ[n] for n in names}
+
+
+def _check_lab() -> None:
+    if os.geteuid() != 0:
+        raise Refused("the lab needs root (network namespaces)")
+
+
+def context(args: argparse.Namespace, root: Path, result: Build | None = None) -> Context:
+    """Validate, pick targets, fill secrets: everything before any device is touched."""
+    result = result or build(root)
+    if not result.ok or result.intent is None:
+        print(render_findings(result.findings, "text"))
+        raise SystemExit(EXIT_FINDINGS)
+    skipped: dict[str, str] = {}
+    if args.lab:
+        _check_lab()
+        labplan = plan(result.intent, result.devices, lab_prefix())
+        running = lab.status(labplan).frr
+        if not all(running.get(ns) for ns in labplan.routers.values()):
+            raise Refused("the lab is not up: run `netpipe lab up` first")
+        targets = lab_targets(labplan.prefix, labplan.routers)
+        skipped = {h: "not emulated in the lab (ios)" for h in result.devices
+                   if h not in targets}
+    else:
+        try:
+            targets = prod_targets(result.intent.hosts)
+        except TargetError as exc:
+            raise Refused(str(exc)) from None
+    targets = _limit(targets, args.limit)
+    rendered = {h: result.rendered[h] for h in targets}
+    secrets = _secrets(needed_secrets(rendered), args.lab)
+    try:
+        configs = {h: candidate(rendered[h], secrets) for h in targets}
+    except MissingSecret as exc:
+        raise Refused(f"secret {exc} is not set") from None
+    wait: float = args.health_wait
+    return Context(root, result, targets, secrets, configs,
+                   _health(result, targets, wait, args.lab), skipped)
+
+
+def _store(args: argparse.Namespace, root: Path) -> Store:
+    kind = args.state or os.environ.get("NETPIPE_STATE", "fs")
+    return open_store(root, kind, args.state_dir)
+
+
+def _platforms(ctx: Context) -> dict[str, str]:
+    return {h: t.platform for h, t in ctx.targets.items()}
+
+
+# --------------------------------------------------------------------------- diff / drift
+
+
+def _run_diff(args: argparse.Namespace, drift: bool) -> int:
+    root = Path(args.root).resolve()
+    ctx = context(args, root)
+    nr = nornir_for(ctx.targets, args.workers)
+    report = diffs.run_diff(nr, ctx.configs, _platforms(ctx), ctx.secrets)
+    extra: dict[str, object] = {}
+    md_extra = ""
+    if getattr(args, "base", None):
+        from pipeline.change.blast import BlastError, blast_radius
+
+        try:
+            radius = blast_radius(root, args.base, ctx.result)
+        except BlastError as exc:
+            raise Refused(str(exc)) from None
+        extra["blast_radius"] = radius.as_dict()
+        md_extra = "\n" + radius.markdown()
+    if ctx.skipped:
+        extra["skipped"] = ctx.skipped
+    if not drift:
+        diffs.write(report, Path(args.out) if args.out else root / "build" / "diff", extra,
+                    md_extra)
+    if args.format == "json":
+        print(diffs.as_json(report, extra))
+    elif args.format == "markdown":
+        print(diffs.as_markdown(report, "netpipe drift" if drift else "netpipe diff") + md_extra)
+    else:
+        print(diffs.as_text(report))
+        for host, why in sorted(ctx.skipped.items()):
+            print(f"=== {host}: skipped, {why}")
+        if md_extra:
+            print(md_extra)
+    if any(not d.reachable or d.error for d in report.values()):
+        bad = sorted(h for h, d in report.items() if not d.reachable or d.error)
+        print(f"netpipe: could not diff {', '.join(bad)}", file=sys.stderr)
+        return EXIT_DEVICE
+    if drift and any(d.changed for d in report.values()):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    return _guard(lambda: _run_diff(args, drift=False))
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    return _guard(lambda: _run_diff(args, drift=True))
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    def run() -> int:
+        args.limit = getattr(args, "limit", None)
+        ctx = context(args, Path(args.root).resolve())
+        assert ctx.health is not None
+        report = ctx.health(probes=args.lab and args.probes)
+        print(json.dumps(report.as_dict(), indent=2) if args.format == "json"
+              else report.text())
+        return EXIT_OK if report.ok else EXIT_FINDINGS
+
+    return _guard(run)
+
+
+# --------------------------------------------------------------------------- deploy / rollback
+
+
+def _print_result(result: DeployResult, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps({
+            "id": result.id, "exit_code": result.exit_code, "message": result.message,
+            "batches": result.batches,
+            "devices": {h: {"state": o.state, "detail": o.detail}
+                        for h, o in sorted(result.outcomes.items())},
+            "health": result.health.as_dict() if result.health else None,
+        }, indent=2))
+        return
+    if result.outcomes:
+        say("")
+        say("device           config      detail")
+    for line in result.lines():
+        say(line)
+    if result.health is not None and not result.health.ok:
+        say(result.health.text())
+
+
+def _confirm(args: argparse.Namespace, ctx: Context) -> bool:
+    if args.yes or not sys.stdin.isatty():
+        return True
+    answer = input(f"deploy to {len(ctx.targets)} device(s)? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _deploy(args: argparse.Namespace, root: Path, result: Build | None = None,
+            kind: str = "deploy", revision: str | None = None) -> int:
+    ctx = context(args, root, result)
+    if kind == "deploy" and not _confirm(args, ctx):
+        say("not deployed")
+        return EXIT_USAGE
+    assert ctx.health is not None
+    for host, why in sorted(ctx.skipped.items()):
+        say(f"{host}: skipped, {why}")
+    canary = [h.strip() for h in (args.canary or "").split(",") if h.strip()]
+    unknown = [h for h in canary if h not in ctx.targets]
+    if unknown:
+        raise Refused(f"--canary names untargeted device(s): {', '.join(unknown)}")
+    deployment = Deployment(
+        nr=nornir_for(ctx.targets, args.workers), store=_store(args, root),
+        configs=ctx.configs, platforms=_platforms(ctx), secrets=ctx.secrets,
+        health=ctx.health, revision=revision or describe(root), say=say, canary=canary,
+        batch_size=args.batch_size, confirm_timeout=args.confirm_timeout, kind=kind)
+    outcome = deployment.run()
+    _print_result(outcome, args.format)
+    return outcome.exit_code
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    return _guard(lambda: _deploy(args, Path(args.root).resolve()))
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    return _guard(lambda: _rollback(args))
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    if args.to:
+        try:
+            tree = tree_at(root, args.to)
+        except RevisionError as exc:
+            raise Refused(str(exc)) from None
+        with tree:
+            old = build(Path(tree.name))
+            if not old.ok:
+                print(render_findings(old.findings, "text"))
+                raise Refused(f"the intent at {args.to} does not validate")
+            args.yes, args.canary = True, None
+            return _deploy(args, root, old, kind="rollback-to", revision=args.to)
+    store = _store(args, root)
+    health: Health | None = None
+    if args.lab:
+        _check_lab()
+        hosts = _backup_hosts(store)
+        targets = lab_targets(lab_prefix(), hosts)
+        secrets = lab.lab_secrets(_placeholders(store))
+    else:
+        inventory, findings = load_inventory(root)
+        if findings:
+            print(render_findings(findings, "text"))
+            raise Refused("the inventory does not load")
+        try:
+            targets = prod_targets(inventory)
+        except TargetError as exc:
+            raise Refused(str(exc)) from None
+        secrets = {n: os.environ[n] for n in _placeholders(store) if n in os.environ}
+    with _intent_of_backup(root, store) as verified:
+        if verified is not None and verified.ok:
+            health = _health(verified, targets, args.health_wait, args.lab)
+        else:
+            say("verify after rollback skipped: no valid intent for the restored revision")
+        return _run_rollback(args, store, targets, secrets, health)
+
+
+def _run_rollback(args: argparse.Namespace, store: Store, targets: dict[str, Target],
+                  secrets: dict[str, str], health: Health | None) -> int:
+    limit = [h.strip() for h in (args.limit or "").split(",") if h.strip()]
+    outcome = Rollback(nornir_for(targets, args.workers), store, secrets, health, say,
+                       args.force, limit).run()
+    _print_result(outcome, args.format)
+    return outcome.exit_code
+
+
+@contextlib.contextmanager
+def _intent_of_backup(root: Path, store: Store) -> Iterator[Build | None]:
+    """The intent the restored configs were rendered from, to verify against.
+
+    The backups hold the network as it was before the last deployment, i.e. as the
+    deployment before that one left it: its git revision, when clean, is rendered
+    again. Otherwise the working tree's intent is the best guess.
+    """
+    from pipeline.change.rollback import last_backup
+
+    record = last_backup(store)
+    earlier = [d for d in store.deployments() if record and d["id"] < record["id"]
+               and d.get("result") == "ok" and d.get("kind") != "rollback"]
+    revision = str(earlier[-1].get("revision", "")) if earlier else ""
+    if revision and "+" not in revision and revision != "unversioned":
+        try:
+            tree = tree_at(root, revision)
+        except RevisionError:
+            tree = None
+        if tree is not None:
+            with tree:
+                yield build(Path(tree.name), run_lint=False)
+            return
+    yield build(root, run_lint=False)
+
+
+def _backup_hosts(store: Store) -> list[str]:
+    from pipeline.change.rollback import last_backup
+
+    record = last_backup(store)
+    return store.backup_hosts(record["id"]) if record else []
+
+
+def _placeholders(store: Store) -> set[str]:
+    """Secret names the last backups need (they hold placeholders, never values)."""
+    from pipeline.change.rollback import last_backup
+    from pipeline.secrets import PLACEHOLDER
+
+    record = last_backup(store)
+    if record is None:
+        return set()
+    return {m for h in store.backup_hosts(record["id"])
+            for m in PLACEHOLDER.findall(store.load_backup(record["id"], h))}
+
+
+def _guard(run: Callable[[], int]) -> int:
+    try:
+        return run()
+    except Refused as exc:
+        print(f"netpipe: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    def common(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--lab", action="store_true", help="target the namespace lab")
+        c.add_argument("--limit", help="comma-separated devices (default: all)")
+        c.add_argument("--workers", type=int, default=10, help="Nornir num_workers")
+        c.set_defaults(health_wait=30.0)
+
+    def state(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--state", choices=("fs", "git"),
+                       help="state store: fs (default, .netpipe/state) or git (a branch)")
+        c.add_argument("--state-dir", help="location of the fs store")
+        c.add_argument("--health-wait", type=float, default=30.0,
+                       help="seconds to wait for routing to converge in health checks")
+
+    c = command("verify", "check adjacencies, sessions, routes and (lab) the firewall probes")
+    common(c)
+    c.add_argument("--wait", dest="health_wait", type=float, default=30.0,
+                   help="seconds to wait for routing to converge (default 30)")
+    c.add_argument("--no-probes", dest="probes", action="store_false",
+                   help="skip the lab's firewall probes")
+    c = command("diff", "dry-run: what a change would do to each device")
+    common(c)
+    c.add_argument("--base", help="git revision: also show the blast radius since it")
+    c.add_argument("--out", help="where to write the diffs (default: ROOT/build/diff)")
+    c = command("drift", "running vs intended config per device; exit 1 on drift")
+    common(c)
+    c = command("deploy", "push with a lock, backups, canary, commit-confirm and health checks")
+    common(c)
+    state(c)
+    c.add_argument("--canary", help="devices to change first, alone")
+    c.add_argument("--batch-size", type=int, default=1)
+    c.add_argument("--confirm-timeout", type=int, default=120,
+                   help="seconds before an unconfirmed commit reverts on the device")
+    c.add_argument("--yes", action="store_true", help="do not ask on a terminal")
+    c = command("rollback", "emergency: every device back to its last known-good config")
+    common(c)
+    state(c)
+    c.add_argument("--last-known-good", action="store_true",
+                   help="restore the backups of the last deployment (the default)")
+    c.add_argument("--to", help="render the intent at this git revision and deploy it")
+    c.add_argument("--force", action="store_true", help="break a stale lock (recorded)")
+    c.set_defaults(batch_size=100, confirm_timeout=120, canary=None, yes=True)
