@@ -1,0 +1,114 @@
+"""IOS through the same change path: NAPALM's ``ios`` driver, driven by Nornir.
+
+No IOS device or emulator is available, so what is proven here is everything up to
+the device: the candidate text, the driver options from the inventory, and that an
+unreachable IOS device is reported (exit 3) with nothing touched. The connection
+attempts go to a closed port on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from pipeline.build import build
+from pipeline.change.candidate import candidate, needed_secrets
+from pipeline.change.deploy import Deployment
+from pipeline.change.diff import run_diff
+from pipeline.change.store import open_store
+from pipeline.change.targets import Target, TargetError, nornir_for, production_targets
+from pipeline.cli import main
+from pipeline.verify.run import Report
+from tests.conftest import REPO
+
+CREDS = {"NETPIPE_USERNAME": "netops", "NETPIPE_PASSWORD": "s3cret-pw"}
+SECRETS = {"SNMP_RO_COMMUNITY": "c0mmunity", "TACACS_KEY": "tacacs-k3y",
+           "BGP_ISP_PASSWORD": "bgp-pw-123"}
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again when the socket goes
+
+
+def test_ios_targets_carry_inventory_options() -> None:
+    result = build(REPO, run_lint=False)
+    assert result.intent is not None
+    targets = production_targets(result.intent.hosts, CREDS)
+    sw = targets["hq-sw1"]
+    assert (sw.platform, sw.hostname, sw.username, sw.password) == (
+        "ios", "10.2.99.11", "netops", "s3cret-pw")
+    assert sw.optional_args == {"transport": "ssh"}
+    assert targets["hq-edge1"].optional_args == {"transport": "ssh", "sudo": True}
+
+
+def test_missing_credentials_are_named() -> None:
+    result = build(REPO, run_lint=False)
+    assert result.intent is not None
+    with pytest.raises(TargetError, match="NETPIPE_PASSWORD"):
+        production_targets(result.intent.hosts, {"NETPIPE_USERNAME": "x"})
+
+
+def test_ios_candidate_has_secrets_only_in_memory() -> None:
+    result = build(REPO, run_lint=False)
+    rendered = result.rendered["hq-sw1"]
+    assert needed_secrets({"hq-sw1": rendered}) == {"SNMP_RO_COMMUNITY", "TACACS_KEY"}
+    text = candidate(rendered, SECRETS)
+    assert "snmp-server community c0mmunity RO MGMT-ACCESS" in text
+    assert " key tacacs-k3y" in text
+    assert "<secret:" not in text
+    assert "c0mmunity" not in rendered.files["running.conf"]
+
+
+def unreachable_ios(port: int) -> dict[str, Target]:
+    return {"hq-sw1": Target("hq-sw1", "ios", "127.0.0.1", "netops", "pw", port,
+                             {"transport": "ssh", "conn_timeout": 2})}
+
+
+def test_unreachable_ios_device_is_reported() -> None:
+    targets = unreachable_ios(closed_port())
+    result = build(REPO, run_lint=False)
+    config = candidate(result.rendered["hq-sw1"], SECRETS)
+    report = run_diff(nornir_for(targets), {"hq-sw1": config}, {"hq-sw1": "ios"}, SECRETS)
+    d = report["hq-sw1"]
+    assert d.reachable is False and d.changed is False
+    assert "127.0.0.1" in d.error or "connect" in d.error.lower()
+    assert "c0mmunity" not in d.error and "tacacs-k3y" not in d.error
+
+
+def test_deploy_with_an_unreachable_ios_device_touches_nothing(tmp_path: Path) -> None:
+    targets = unreachable_ios(closed_port())
+    result = build(REPO, run_lint=False)
+    store = open_store(tmp_path)
+    messages: list[str] = []
+    outcome = Deployment(
+        nornir_for(targets), store, {"hq-sw1": candidate(result.rendered["hq-sw1"], SECRETS)},
+        {"hq-sw1": "ios"}, SECRETS, lambda **_: Report(), "test", say=messages.append).run()
+    assert outcome.exit_code == 3
+    assert outcome.outcomes["hq-sw1"].state == "unreachable"
+    assert "nothing was changed" in outcome.message
+    assert store.lock_info() is None, "the lock must be released"
+    record = store.deployments()[-1]
+    assert record["result"] == "failed" and record["backups"] == []
+
+
+def test_cli_diff_refuses_without_credentials(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in (*CREDS, *SECRETS):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["diff", "--root", str(REPO)]) == 2
+    err = capsys.readouterr().err
+    assert "credentials not set" in err and "NETPIPE_PASSWORD" in err
+
+
+def test_cli_diff_refuses_without_secrets(capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for var, value in CREDS.items():
+        monkeypatch.setenv(var, value)
+    for var in SECRETS:
+        monkeypatch.delenv(var, raising=False)
+    assert main(["diff", "--root", str(REPO), "--limit", "hq-sw1"]) == 2
+    assert "secrets not set" in capsys.readouterr().err
