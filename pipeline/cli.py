@@ -151,6 +151,16 @@ def _secret_names(result: Build) -> set[str]:
             for m in PLACEHOLDER.findall(t)}
 
 
+def cmd_note(args: argparse.Namespace) -> int:
+    from pipeline.ci.note import NoteError, post
+
+    try:
+        print(f"merge-request note {post(Path(args.file).read_text(), os.environ)}")
+    except (NoteError, OSError) as exc:
+        return _usage(f"note: {exc}")
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netpipe", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -167,6 +177,8 @@ def parser() -> argparse.ArgumentParser:
     c = command("lab", "build, remove or show the namespace lab of the frr devices")
     c.add_argument("action", choices=("up", "down", "status"))
     cli_change.add_commands(command)
+    c = command("note", "post or update the diff summary on the GitLab merge request")
+    c.add_argument("--file", default="build/diff/summary.md")
     return p
 
 
@@ -178,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"validate": cmd_validate, "render": cmd_render, "lab": cmd_lab,
                 "verify": cli_change.cmd_verify, "diff": cli_change.cmd_diff,
                 "deploy": cli_change.cmd_deploy, "rollback": cli_change.cmd_rollback,
-                "drift": cli_change.cmd_drift}
+                "drift": cli_change.cmd_drift, "note": cmd_note}
     try:
         return handlers[args.command](args)
     except SystemExit as exc:

@@ -1,0 +1,1 @@
+"""CI glue: the merge-request note (GitLab API)."""
