@@ -30,11 +30,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# Validate and render the example network; as root, the whole change story in the lab.
 demo: setup
-	@echo "== validate the example network (schema, semantics, rendered-config lint)"
-	$(NETPIPE) validate
-	@echo "== render every device's configs into build/configs"
-	$(NETPIPE) render
+	./scripts/demo.sh
 
 check: lint typecheck
 
