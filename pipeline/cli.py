@@ -165,19 +165,21 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netpipe", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help_: str) -> argparse.ArgumentParser:
+    def command(name: str, help_: str,
+                formats: Sequence[str] = FORMATS) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_)
         c.add_argument("--root", default=".", help="network repository (default: .)")
-        c.add_argument("--format", choices=FORMATS, default="text")
+        c.add_argument("--format", choices=formats, default="text")
         return c
 
     command("validate", "check intent, inventory and rendered configs offline")
     c = command("render", "validate, then write build/configs/<host>/<file>")
     c.add_argument("--out", help="output directory (default: ROOT/build/configs)")
-    c = command("lab", "build, remove or show the namespace lab of the frr devices")
+    c = command("lab", "build, remove or show the namespace lab of the frr devices",
+                ("text", "json"))
     c.add_argument("action", choices=("up", "down", "status"))
     cli_change.add_commands(command)
-    c = command("note", "post or update the diff summary on the GitLab merge request")
+    c = command("note", "post or update the diff summary on the GitLab merge request", ("text",))
     c.add_argument("--file", default="build/diff/summary.md")
     return p
 

@@ -149,6 +149,14 @@ def context(args: argparse.Namespace, root: Path, result: Build | None = None) -
                    _health(result, targets, wait, args.lab), skipped)
 
 
+def _say_skipped(skipped: Mapping[str, str], out: Callable[[str], None]) -> None:
+    by_reason: dict[str, list[str]] = {}
+    for host, why in sorted(skipped.items()):
+        by_reason.setdefault(why, []).append(host)
+    for why, hosts in by_reason.items():
+        out(f"skipped, {why}: {', '.join(hosts)}")
+
+
 def _store(args: argparse.Namespace, root: Path) -> Store:
     kind = args.state or os.environ.get("NETPIPE_STATE", "fs")
     return open_store(root, kind, args.state_dir)
@@ -188,8 +196,7 @@ def _run_diff(args: argparse.Namespace, drift: bool) -> int:
         print(diffs.as_markdown(report, "netpipe drift" if drift else "netpipe diff") + md_extra)
     else:
         print(diffs.as_text(report))
-        for host, why in sorted(ctx.skipped.items()):
-            print(f"=== {host}: skipped, {why}")
+        _say_skipped(ctx.skipped, print)
         if md_extra:
             print(md_extra)
     if any(not d.reachable or d.error for d in report.values()):
@@ -261,8 +268,7 @@ def _deploy(args: argparse.Namespace, root: Path, result: Build | None = None,
         say("not deployed")
         return EXIT_USAGE
     assert ctx.health is not None
-    for host, why in sorted(ctx.skipped.items()):
-        say(f"{host}: skipped, {why}")
+    _say_skipped(ctx.skipped, say)
     canary = [h.strip() for h in (args.canary or "").split(",") if h.strip()]
     unknown = [h for h in canary if h not in ctx.targets]
     if unknown:
@@ -389,7 +395,7 @@ def _guard(run: Callable[[], int]) -> int:
 # --------------------------------------------------------------------------- arguments
 
 
-def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+def add_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     def common(c: argparse.ArgumentParser) -> None:
         c.add_argument("--lab", action="store_true", help="target the namespace lab")
         c.add_argument("--limit", help="comma-separated devices (default: all)")
@@ -399,23 +405,27 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     def state(c: argparse.ArgumentParser) -> None:
         c.add_argument("--state", choices=("fs", "git"),
                        help="state store: fs (default, .netpipe/state) or git (a branch)")
-        c.add_argument("--state-dir", help="location of the fs store")
+        c.add_argument("--state-dir",
+                       help="fs store: its directory; git store: its branch (netpipe-state)")
         c.add_argument("--health-wait", type=float, default=30.0,
                        help="seconds to wait for routing to converge in health checks")
 
-    c = command("verify", "check adjacencies, sessions, routes and (lab) the firewall probes")
+    plain, diffs_ = ("text", "json"), ("text", "json", "markdown")
+    c = command("verify", "check adjacencies, sessions, routes and (lab) the firewall probes",
+                plain)
     common(c)
     c.add_argument("--wait", dest="health_wait", type=float, default=30.0,
                    help="seconds to wait for routing to converge (default 30)")
     c.add_argument("--no-probes", dest="probes", action="store_false",
                    help="skip the lab's firewall probes")
-    c = command("diff", "dry-run: what a change would do to each device")
+    c = command("diff", "dry-run: what a change would do to each device", diffs_)
     common(c)
     c.add_argument("--base", help="git revision: also show the blast radius since it")
     c.add_argument("--out", help="where to write the diffs (default: ROOT/build/diff)")
-    c = command("drift", "running vs intended config per device; exit 1 on drift")
+    c = command("drift", "running vs intended config per device; exit 1 on drift", diffs_)
     common(c)
-    c = command("deploy", "push with a lock, backups, canary, commit-confirm and health checks")
+    c = command("deploy", "push with a lock, backups, canary, commit-confirm and health checks",
+                plain)
     common(c)
     state(c)
     c.add_argument("--canary", help="devices to change first, alone")
@@ -423,7 +433,8 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     c.add_argument("--confirm-timeout", type=int, default=120,
                    help="seconds before an unconfirmed commit reverts on the device")
     c.add_argument("--yes", action="store_true", help="do not ask on a terminal")
-    c = command("rollback", "emergency: every device back to its last known-good config")
+    c = command("rollback", "emergency: every device back to its last known-good config",
+                plain)
     common(c)
     state(c)
     c.add_argument("--last-known-good", action="store_true",

@@ -30,7 +30,8 @@ step "3. Build the lab: every frr router as a namespace, emulated ISP and cloud 
 run lab down >/dev/null
 expect 0 lab up
 step "4. Dry-run diff against the (still empty) lab routers: what the first deploy will do"
-expect 0 diff --lab --format markdown | head -n 12
+expect 0 diff --lab --format markdown > "$work/diff.md"
+head -n 14 "$work/diff.md"; echo "(… the full note is build/diff/summary.md)"
 step "5. Deploy: lock, backups, canary first, commit-confirm, health checks, confirm"
 expect 0 deploy --lab --yes --canary hq-edge1 --batch-size 2
 step "6. Verify: OSPF, BGP, routes, and real packets through the zone firewall"
