@@ -102,6 +102,14 @@ class Port:
     proto: Literal["tcp", "udp", "icmp", "any"]
     ports: str = ""  # "502" or "1000-2000"
 
+    @property
+    def range(self) -> tuple[int, int]:
+        """(low, high) port; (0, 65535) for icmp and any, which have no ports."""
+        if not self.ports:
+            return 0, 65535
+        lo, _, hi = self.ports.partition("-")
+        return int(lo), int(hi or lo)
+
 
 @dataclass(frozen=True)
 class FirewallRule:

@@ -80,6 +80,20 @@ def batches(changed: Sequence[str], canary: Sequence[str], size: int) -> list[li
     return out
 
 
+def under_lock(store: Store, nr: Nornir, reason: str, body: Callable[[], DeployResult],
+               refused_hint: str = "") -> DeployResult:
+    """Run ``body`` holding the network lock; a held lock refuses (exit 2) naming its holder."""
+    try:
+        lock = store.acquire_lock(who(), reason)
+    except LockHeld as held:
+        return DeployResult("", EXIT_USAGE, f"refused: {held}{refused_hint}")
+    try:
+        return body()
+    finally:
+        nr.close_connections()
+        store.release_lock(lock)
+
+
 @dataclass
 class Deployment:
     """Everything one deploy needs; the CLI fills it in."""
@@ -98,15 +112,7 @@ class Deployment:
     kind: str = "deploy"
 
     def run(self) -> DeployResult:
-        try:
-            lock = self.store.acquire_lock(who(), f"{self.kind} {self.revision}")
-        except LockHeld as held:
-            return DeployResult("", EXIT_USAGE, f"refused: {held}")
-        try:
-            return self._locked()
-        finally:
-            self.nr.close_connections()
-            self.store.release_lock(lock)
+        return under_lock(self.store, self.nr, f"{self.kind} {self.revision}", self._locked)
 
     # -- phases
 

@@ -22,10 +22,11 @@ from pipeline.change.deploy import (
     DeployResult,
     Health,
     Outcome,
+    under_lock,
     who,
 )
 from pipeline.change.diff import error_text
-from pipeline.change.store import LockHeld, Store
+from pipeline.change.store import Store
 from pipeline.change.tasks import commit, load_and_compare
 from pipeline.secrets import MissingSecret, resolve
 
@@ -53,15 +54,8 @@ class Rollback:
             broken = self.store.break_lock(who())
             if broken is not None:
                 self.say(f"broke the lock held by {broken.holder} since {broken.since}")
-        try:
-            lock = self.store.acquire_lock(who(), "emergency rollback")
-        except LockHeld as held:
-            return DeployResult("", EXIT_USAGE, f"refused: {held} (use --force if it is stale)")
-        try:
-            return self._locked()
-        finally:
-            self.nr.close_connections()
-            self.store.release_lock(lock)
+        return under_lock(self.store, self.nr, "emergency rollback", self._locked,
+                          " (use --force if it is stale)")
 
     def _locked(self) -> DeployResult:
         source = last_backup(self.store)

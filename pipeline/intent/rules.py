@@ -581,11 +581,7 @@ def _port_covers(big: str, small: str) -> bool:
         return True
     if b.proto != s.proto:
         return False
-    if b.proto == "icmp":
-        return True
-    blo, _, bhi = b.ports.partition("-")
-    slo, _, shi = s.ports.partition("-")
-    return int(blo) <= int(slo) and int(shi or slo) <= int(bhi or blo)
+    return b.range[0] <= s.range[0] and s.range[1] <= b.range[1]
 
 
 def _flows(intent: Intent, r: Rule) -> list[tuple[str, str, str]]:

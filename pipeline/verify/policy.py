@@ -31,10 +31,7 @@ def port_matches(port: Port, flow: Flow) -> bool:
         return True
     if port.proto != flow.proto:
         return False
-    if port.proto == "icmp":
-        return True
-    lo, _, hi = port.ports.partition("-")
-    return int(lo) <= flow.port <= int(hi or lo)
+    return port.proto == "icmp" or port.range[0] <= flow.port <= port.range[1]
 
 
 def rule_matches(rule: FirewallRule, flow: Flow, fw: Firewall) -> bool:
