@@ -192,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"validate": cmd_validate, "render": cmd_render, "lab": cmd_lab,
                 "verify": cli_change.cmd_verify, "diff": cli_change.cmd_diff,
                 "deploy": cli_change.cmd_deploy, "rollback": cli_change.cmd_rollback,
-                "drift": cli_change.cmd_drift, "note": cmd_note}
+                "drift": cli_change.cmd_drift, "note": cmd_note,
+                "lock": cli_change.cmd_lock}
     try:
         return handlers[args.command](args)
     except SystemExit as exc:

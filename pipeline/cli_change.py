@@ -392,6 +392,21 @@ def _guard(run: Callable[[], int]) -> int:
         return EXIT_USAGE
 
 
+def cmd_lock(args: argparse.Namespace) -> int:
+    """Who holds the network lock; ``--break`` removes a stale one (recorded)."""
+    from pipeline.change.deploy import who
+
+    store = _store(args, Path(args.root).resolve())
+    info = store.break_lock(who()) if args.break_ else store.lock_info()
+    if info is None:
+        say("the network is not locked")
+    elif args.break_:
+        say(f"broke the lock of {info.holder} (since {info.since}, {info.reason}); recorded")
+    else:
+        say(f"locked by {info.holder} since {info.since} ({info.reason})")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- arguments
 
 
@@ -442,3 +457,7 @@ def add_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     c.add_argument("--to", help="render the intent at this git revision and deploy it")
     c.add_argument("--force", action="store_true", help="break a stale lock (recorded)")
     c.set_defaults(batch_size=100, confirm_timeout=120, canary=None, yes=True)
+    c = command("lock", "show who holds the network lock, or --break a stale one", ("text",))
+    c.add_argument("--break", dest="break_", action="store_true")
+    c.add_argument("--state", choices=("fs", "git"))
+    c.add_argument("--state-dir")

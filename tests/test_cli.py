@@ -128,3 +128,18 @@ def test_shipped_templates_serve_when_repo_has_none(network: Path,
     shutil.rmtree(network / "templates")
     code, out = run(capsys, "validate", "--root", str(network), "--format", "json")
     assert code == 0, out
+
+
+def test_lock_show_and_break(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.change.store import open_store
+
+    assert main(["lock", "--root", str(tmp_path)]) == 0
+    assert "not locked" in capsys.readouterr().out
+    open_store(tmp_path).acquire_lock("alice@laptop pid 42", "deploy abc")
+    assert main(["lock", "--root", str(tmp_path)]) == 0
+    assert "locked by alice@laptop pid 42" in capsys.readouterr().out
+    assert main(["lock", "--root", str(tmp_path), "--break"]) == 0
+    assert "broke the lock of alice@laptop pid 42" in capsys.readouterr().out
+    store = open_store(tmp_path)
+    assert store.lock_info() is None
+    assert store.events()[-1]["lock"]["holder"] == "alice@laptop pid 42"
