@@ -8,6 +8,7 @@ records that it did.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,8 +74,9 @@ class Rollback:
         except MissingSecret as exc:
             return DeployResult("", EXIT_USAGE, f"secret {exc} is not set in the environment")
         rid = self.store.new_deployment_id()
-        self.say(f"rollback {rid}: restoring {len(hosts)} device(s) to the backups of "
-                 f"{source['id']} ({source.get('revision', '?')})")
+        self.say(f"rollback {rid}: restoring {len(hosts)} device(s) to the backups taken "
+                 f"before deployment {source['id']} (revision {source.get('revision', '?')})")
+        started = time.monotonic()
         nr = self.nr.filter(filter_func=lambda h: h.name in hosts)
         result = DeployResult(rid, EXIT_OK, "", batches=[hosts])
         loaded = nr.run(task=load_and_compare, configs=configs, keep=True)
@@ -97,7 +99,7 @@ class Rollback:
             result.message = f"rollback FAILED on {', '.join(sorted(failed))}"
         else:
             result.message = (f"rolled back {len(changed)} device(s) to the config before "
-                              f"{source['id']}")
+                              f"{source['id']} in {time.monotonic() - started:.1f} s")
         if self.health is not None and not failed:
             result.health = self.health(probes=True)
             result.message += "; verify " + ("passed" if result.health.ok else "FAILED")
