@@ -16,11 +16,11 @@ from pathlib import Path
 
 from pipeline import cli_change
 from pipeline.build import Build, build
+from pipeline.change.candidate import needed_secrets
 from pipeline.lab import frr, lab
 from pipeline.lab.plan import LabPlan, plan
 from pipeline.render.render import write
 from pipeline.report import FORMATS, render_findings
-from pipeline.secrets import PLACEHOLDER
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE, EXIT_ROLLED_BACK = 0, 1, 2, 3, 4
 
@@ -110,7 +110,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         if (code := _need_root()) is not None:
             return code
         started = time.monotonic()
-        built = lab.up(labplan, lab.lab_secrets(_secret_names(result)))
+        built = lab.up(labplan, lab.lab_secrets(needed_secrets(result.rendered)))
         took = time.monotonic() - started
         state = f"built in {took:.1f} s" if built else "already up, nothing to do"
         print(f"lab up: {len(labplan.routers)} routers, {len(labplan.peers)} peers, "
@@ -143,12 +143,6 @@ def _lab_json(labplan: LabPlan, st: lab.Status) -> dict[str, object]:
         "hosts": {h.name: {"namespace": h.ns, "address": str(h.address), "zone": h.zone}
                   for h in labplan.hosts},
     }
-
-
-def _secret_names(result: Build) -> set[str]:
-    """Names of the secrets the rendered configs need."""
-    return {m for r in result.rendered.values() for t in r.files.values()
-            for m in PLACEHOLDER.findall(t)}
 
 
 def cmd_note(args: argparse.Namespace) -> int:

@@ -18,9 +18,10 @@ import pytest
 
 from napalm_frr.bundle import join_bundle
 from pipeline.build import Build, build
+from pipeline.change.candidate import needed_secrets
 from pipeline.lab import frr, lab
 from pipeline.lab.plan import LabPlan, plan
-from pipeline.secrets import PLACEHOLDER, resolve
+from pipeline.secrets import resolve
 
 PREFIX = "npt-"
 
@@ -76,9 +77,7 @@ def build_lab(root: Path) -> Lab:
     result = build(root, run_lint=False)
     assert result.ok and result.intent is not None
     labplan = plan(result.intent, result.devices, PREFIX)
-    names = {m for r in result.rendered.values() for t in r.files.values()
-             for m in PLACEHOLDER.findall(t)}
-    return Lab(root, result, labplan, lab.lab_secrets(names))
+    return Lab(root, result, labplan, lab.lab_secrets(needed_secrets(result.rendered)))
 
 
 @pytest.fixture(scope="module")
