@@ -26,3 +26,29 @@ def network(tmp_path: Path) -> Path:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite tests/golden from the current render")
+
+
+# In CI nothing may be skipped: a lab test that skips there proves nothing, so a skip
+# (no root, FRR or sshd missing) fails the run instead of passing quietly.
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import os
+
+    if os.environ.get("CI") and _SKIPPED and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    import os
+
+    if os.environ.get("CI") and _SKIPPED:
+        terminalreporter.write_line(
+            f"FAILED: {len(_SKIPPED)} test(s) skipped in CI, where every test must run: "
+            + ", ".join(_SKIPPED[:10]), red=True)
