@@ -77,19 +77,28 @@ def main() -> int:
             root = Path(tmp) / "net"
             for part in ("intent", "inventory", "templates"):
                 shutil.copytree(REPO / part, root / part)
-            deploys, rollbacks, verifies = [], [], []
+            firewall = root / "intent" / "firewall.yaml"
+            original = firewall.read_text()
+            rule = "  - name: scanners-to-wms\n    from: scanners\n    to: wms\n" \
+                   "    services: https\n"
+            deploys, changes, rollbacks, verifies = [], [], [], []
+            deploy = ("deploy", "--lab", "--yes", "--batch-size", "4")
             for _ in range(args.runs):
                 cold_up()
                 shutil.rmtree(root / ".netpipe", ignore_errors=True)
-                deploys += timed(lambda: netpipe(root, "deploy", "--lab", "--yes",
-                                                 "--batch-size", "4"), 1)
+                firewall.write_text(original)
+                deploys += timed(lambda: netpipe(root, *deploy), 1)
                 verifies += timed(lambda: netpipe(root, "verify", "--lab"), 1)
+                firewall.write_text(original.replace(rule, ""))
+                changes += timed(lambda: netpipe(root, *deploy), 1)
                 rollbacks += timed(lambda: netpipe(root, "rollback", "--lab"), 1)
-            rows.append(row("first deploy, 4 routers in one batch", deploys,
+            rows.append(row("first deploy, 4 unconfigured routers in one batch", deploys,
                             "diff, backups, commit-confirm, health checks with 180+ probes"))
             rows.append(row("verify --lab", verifies, "OSPF, BGP, routes, probe matrix"))
-            rows.append(row("emergency rollback, 4 routers", rollbacks,
-                            "restore + verify; target: a few seconds"))
+            rows.append(row("deploy a one-rule firewall change, 4 routers", changes,
+                            "same safety steps"))
+            rows.append(row("emergency rollback of that change, 4 routers", rollbacks,
+                            "restore + verify incl. probes; target: a few seconds"))
         lab.down(PREFIX)
     table = "\n".join([
         "| step | median | min | max | runs | note |",

@@ -326,7 +326,9 @@ def _rollback(args: argparse.Namespace) -> int:
         if verified is not None and verified.ok:
             health = _health(verified, targets, args.health_wait, args.lab)
         else:
-            say("verify after rollback skipped: no valid intent for the restored revision")
+            say("verify after rollback skipped: no intent is known for the restored configs "
+                "(they predate netpipe's first deployment, or that revision does not "
+                "validate); run `netpipe verify` against the right revision")
         return _run_rollback(args, store, targets, secrets, health)
 
 
@@ -352,7 +354,10 @@ def _intent_of_backup(root: Path, store: Store) -> Iterator[Build | None]:
     record = last_backup(store)
     earlier = [d for d in store.deployments() if record and d["id"] < record["id"]
                and d.get("result") == "ok" and d.get("kind") != "rollback"]
-    revision = str(earlier[-1].get("revision", "")) if earlier else ""
+    if not earlier:  # the backups predate netpipe: no intent describes them
+        yield None
+        return
+    revision = str(earlier[-1].get("revision", ""))
     if revision and "+" not in revision and revision != "unversioned":
         try:
             tree = tree_at(root, revision)

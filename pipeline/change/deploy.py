@@ -143,7 +143,7 @@ class Deployment:
             return result
         self.say(f"backing up {len(changed)} running config(s) before touching any")
         self._backup(dep_id, changed)
-        baseline = self.health(probes=False)
+        baseline = self.health(probes=False, settled=lambda _: True)  # a snapshot, no wait
         result.batches = batches(changed, self.canary, self.batch_size)
         for index, batch in enumerate(result.batches):
             final = index == len(result.batches) - 1
