@@ -8,6 +8,7 @@ change stage sees one :class:`Target` per device and runs it through Nornir's
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -73,8 +74,21 @@ def lab_targets(prefix: str, devices: Iterable[str]) -> dict[str, Target]:
     return targets
 
 
+QUIET_LOGGERS = ("nornir", "napalm", "napalm_frr", "netmiko", "paramiko")
+
+
+def quiet_libraries() -> None:
+    """Silence the libraries' own loggers: a failed task's traceback can quote the config
+    line a device rejected, secret included. netpipe reports every error itself, masked."""
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers = [logging.NullHandler()]
+        logger.propagate = False
+
+
 def nornir_for(targets: Mapping[str, Target], num_workers: int = 10) -> Nornir:
     """A Nornir object over ``targets`` (no inventory files, no log file: nothing can leak)."""
+    quiet_libraries()
     ConnectionPluginRegister.auto_register()
     hosts = Hosts()
     for name, t in targets.items():
