@@ -44,6 +44,13 @@ def say(message: str) -> None:
     console.print(message, markup=False)
 
 
+def _progress(what: str) -> contextlib.AbstractContextManager[object]:
+    """A rich spinner under the step lines on a terminal; plain lines only in CI."""
+    if console.is_terminal:
+        return console.status(what)
+    return contextlib.nullcontext()
+
+
 def lab_prefix() -> str:
     return os.environ.get("NETPIPE_LAB_PREFIX", "npl-")
 
@@ -278,7 +285,8 @@ def _deploy(args: argparse.Namespace, root: Path, result: Build | None = None,
         configs=ctx.configs, platforms=_platforms(ctx), secrets=ctx.secrets,
         health=ctx.health, revision=revision or describe(root), say=say, canary=canary,
         batch_size=args.batch_size, confirm_timeout=args.confirm_timeout, kind=kind)
-    outcome = deployment.run()
+    with _progress(f"{kind} in progress"):
+        outcome = deployment.run()
     _print_result(outcome, args.format)
     return outcome.exit_code
 
@@ -335,8 +343,9 @@ def _rollback(args: argparse.Namespace) -> int:
 def _run_rollback(args: argparse.Namespace, store: Store, targets: dict[str, Target],
                   secrets: dict[str, str], health: Health | None) -> int:
     limit = [h.strip() for h in (args.limit or "").split(",") if h.strip()]
-    outcome = Rollback(nornir_for(targets, args.workers), store, secrets, health, say,
-                       args.force, limit).run()
+    with _progress("rollback in progress"):
+        outcome = Rollback(nornir_for(targets, args.workers), store, secrets, health, say,
+                           args.force, limit).run()
     _print_result(outcome, args.format)
     return outcome.exit_code
 
