@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 from typing import Literal
 
+from pipeline.intent.derive import Port, end_ospf, link_addresses, parse_service, zone_prefixes
 from pipeline.intent.model import Link, LinkEnd, Rule, Site
 from pipeline.intent.parse import Intent
 from pipeline.intent.ports import expand, normalise, vlan_list
@@ -98,20 +99,6 @@ class Match:
 
 
 @dataclass(frozen=True)
-class Port:
-    proto: Literal["tcp", "udp", "icmp", "any"]
-    ports: str = ""  # "502" or "1000-2000"
-
-    @property
-    def range(self) -> tuple[int, int]:
-        """(low, high) port; (0, 65535) for icmp and any, which have no ports."""
-        if not self.ports:
-            return 0, 65535
-        lo, _, hi = self.ports.partition("-")
-        return int(lo), int(hi or lo)
-
-
-@dataclass(frozen=True)
 class FirewallRule:
     name: str
     action: Literal["allow", "deny"]
@@ -180,43 +167,8 @@ class Device:
 # --------------------------------------------------------------------------- helpers
 
 
-def link_addresses(link: Link) -> tuple[IPv4Interface | None, IPv4Interface | None]:
-    """Addresses of the two ends: explicit ones, else the first two usable of the subnet."""
-    if link.kind != "routed" or link.subnet is None:
-        return link.a.address, link.b.address
-    hosts = list(link.subnet) if link.subnet.prefixlen == 31 else list(link.subnet.hosts())[:2]
-    auto = [IPv4Interface(f"{h}/{link.subnet.prefixlen}") for h in hosts[:2]]
-    return link.a.address or auto[0], link.b.address or auto[1]
-
-
-def end_ospf(link: Link, end: LinkEnd) -> tuple[int | None, int | None]:
-    """(area, cost) of one end: the end's own values, else the link's."""
-    if link.ospf is None and end.ospf_area is None:
-        return None, None
-    area = end.ospf_area if end.ospf_area is not None else (link.ospf.area if link.ospf else 0)
-    cost = end.ospf_cost or (link.ospf.cost if link.ospf else None)
-    return area, cost
-
-
-def zone_prefixes(intent: Intent) -> dict[str, list[IPv4Network]]:
-    """Zone -> the prefixes it holds (VLAN subnets plus declared networks), collapsed."""
-    result: dict[str, list[IPv4Network]] = {z: list(v.networks) for z, v in
-                                            intent.firewall.zones.items()}
-    for site in intent.sites.values():
-        for vlan in site.vlans:
-            result.setdefault(vlan.zone, []).append(vlan.subnet)
-    return {z: sorted(collapse_addresses(p)) for z, p in result.items()}
-
-
 def set_name(zone: str) -> str:
     return "z_" + zone.replace("-", "_").replace(".", "_")
-
-
-def parse_service(spec: str) -> Port:
-    if spec in ("any", "icmp"):
-        return Port(spec)  # type: ignore[arg-type]
-    proto, ports = spec.split("/")
-    return Port(proto, ports)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- firewall

@@ -28,16 +28,30 @@ from pipeline.change.store import LockHeld, Store
 from pipeline.change.tasks import commit, confirm, discard, get_running, load_and_compare
 from pipeline.change.tasks import rollback as rollback_task
 from pipeline.secrets import unresolve
-from pipeline.verify.checks import Check
-from pipeline.verify.run import Report
 
 State = Literal["new", "old", "unchanged", "unreachable", "unknown"]
 EXIT_OK, EXIT_USAGE, EXIT_DEVICE, EXIT_ROLLED_BACK = 0, 2, 3, 4
 
 
+class HealthReport(Protocol):
+    """What the deploy needs of a health check's result (``verify.run.Report`` is one).
+
+    The change stage only asks questions of it, so it does not depend on the verify stage.
+    """
+
+    @property
+    def ok(self) -> bool: ...
+
+    def problems(self, baseline: Any, final: bool) -> list[str]: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+    def text(self) -> str: ...
+
+
 class Health(Protocol):
     def __call__(self, *, probes: bool,
-                 settled: Callable[[Report], bool] | None = None) -> Report: ...
+                 settled: Callable[[Any], bool] | None = None) -> HealthReport: ...
 
 
 @dataclass
@@ -54,7 +68,7 @@ class DeployResult:
     message: str
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     batches: list[list[str]] = field(default_factory=list)
-    health: Report | None = None
+    health: HealthReport | None = None
     diffs: dict[str, HostDiff] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -176,7 +190,7 @@ class Deployment:
         return {h: error_text(m[0].exception, self.secrets)
                 for h, m in results.items() if m[0].failed}
 
-    def _batch(self, batch: list[str], final: bool, baseline: Report,
+    def _batch(self, batch: list[str], final: bool, baseline: HealthReport,
                result: DeployResult) -> bool:
         nr = self._subset(batch)
         rejected = self._failures(nr.run(task=load_and_compare, configs=dict(self.configs),
@@ -205,7 +219,7 @@ class Deployment:
         self.say(f"committed with a {self.confirm_timeout} s revert timer; checking health")
         report = self.health(probes=final, settled=self._settled(baseline, final))
         result.health = report
-        problems = self._problems(report, baseline, final)
+        problems = report.problems(baseline, final)
         if problems:
             reverted = self._revert(batch)
             for h in batch:
@@ -235,26 +249,8 @@ class Deployment:
         return {h for h in hosts if h not in failed}
 
     @staticmethod
-    def _passed_before(baseline: Report) -> set[tuple[str, str, str]]:
-        return {(c.device, c.kind, c.subject) for c in baseline.checks if c.ok}
-
-    def _regressions(self, report: Report, baseline: Report, final: bool) -> list[Check]:
-        before = self._passed_before(baseline)
-        return [c for c in report.checks if not c.ok
-                and (final or (c.device, c.kind, c.subject) in before)]
-
-    def _settled(self, baseline: Report, final: bool) -> Callable[[Report], bool]:
-        return lambda r: not r.errors and not self._regressions(r, baseline, final)
-
-    def _problems(self, report: Report, baseline: Report, final: bool) -> list[str]:
-        problems = [f"{d}: unreachable ({e})" for d, e in report.errors.items()]
-        problems += [f"{c.device} {c.kind} {c.subject}: {c.detail}"
-                     for c in self._regressions(report, baseline, final)]
-        problems += [f"probe {r.probe.src.zone}->{r.probe.dst.zone} {r.probe.service} "
-                     f"{'open' if r.passed else 'refused'}, intended "
-                     f"{'open' if r.probe.expect else 'shut'} ({r.probe.decided_by})"
-                     for r in report.probes if not r.ok]
-        return problems
+    def _settled(baseline: HealthReport, final: bool) -> Callable[[Any], bool]:
+        return lambda report: not report.problems(baseline, final)
 
     def _record(self, result: DeployResult, backed_up: list[str]) -> None:
         self.store.save_deployment({

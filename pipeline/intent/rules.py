@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 from itertools import combinations
 
-from pipeline.design import end_ospf, link_addresses, parse_service, zone_prefixes
 from pipeline.findings import Finding, Loc, Severity
+from pipeline.intent.derive import end_ospf, link_addresses, parse_service, zone_prefixes
 from pipeline.intent.model import Link, Rule, Site
 from pipeline.intent.parse import Intent
 from pipeline.intent.ports import expand, normalise, vlan_list

@@ -19,7 +19,8 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from pipeline.design import Match, Port
+from pipeline.design import Match
+from pipeline.intent.derive import Port
 from pipeline.secrets import placeholder
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from pipeline.design import Firewall, FirewallRule, Match, Port
+from pipeline.design import Firewall, FirewallRule, Match
+from pipeline.intent.derive import Port
 
 
 @dataclass(frozen=True)

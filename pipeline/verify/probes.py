@@ -15,7 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.design import Firewall, Match, Port
+from pipeline.design import Firewall, Match
+from pipeline.intent.derive import Port
 from pipeline.lab.plan import Host, LabPlan
 from pipeline.verify.policy import Flow, decide, in_match
 

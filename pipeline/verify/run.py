@@ -28,6 +28,23 @@ class Report:
         return (not self.errors and all(c.ok for c in self.checks)
                 and all(r.ok for r in self.probes))
 
+    def regressions(self, baseline: Report, final: bool) -> list[Check]:
+        """Failing checks that passed in ``baseline``; when ``final``, every failing check."""
+        before = {(c.device, c.kind, c.subject) for c in baseline.checks if c.ok}
+        return [c for c in self.checks if not c.ok
+                and (final or (c.device, c.kind, c.subject) in before)]
+
+    def problems(self, baseline: Report, final: bool) -> list[str]:
+        """What stops a deploy: unreachable devices, regressions, probes not as intended."""
+        problems = [f"{d}: unreachable ({e})" for d, e in self.errors.items()]
+        problems += [f"{c.device} {c.kind} {c.subject}: {c.detail}"
+                     for c in self.regressions(baseline, final)]
+        problems += [f"probe {r.probe.src.zone}->{r.probe.dst.zone} {r.probe.service} "
+                     f"{'open' if r.passed else 'refused'}, intended "
+                     f"{'open' if r.probe.expect else 'shut'} ({r.probe.decided_by})"
+                     for r in self.probes if not r.ok]
+        return problems
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
