@@ -87,6 +87,7 @@ def example_lab() -> Iterator[Lab]:
     from tests.conftest import REPO
 
     the_lab = build_lab(REPO)
+    lab.down(PREFIX)  # whatever a killed earlier run left (namespaces outlive processes)
     lab.up(the_lab.plan, the_lab.secrets)
     try:
         yield the_lab
