@@ -21,7 +21,7 @@ from pipeline.change.candidate import candidate, needed_secrets
 from pipeline.change.deploy import Deployment, DeployResult, Health
 from pipeline.change.revision import RevisionError, describe, tree_at
 from pipeline.change.rollback import Rollback
-from pipeline.change.store import Store, open_store
+from pipeline.change.store import Store, StoreError, open_store
 from pipeline.change.targets import Target, TargetError, lab_targets, nornir_for
 from pipeline.change.targets import production_targets as prod_targets
 from pipeline.intent.parse import load_inventory
@@ -401,7 +401,7 @@ def _placeholders(store: Store) -> set[str]:
 def _guard(run: Callable[[], int]) -> int:
     try:
         return run()
-    except Refused as exc:
+    except (Refused, StoreError) as exc:
         print(f"netpipe: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -143,3 +143,19 @@ def test_lock_show_and_break(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     store = open_store(tmp_path)
     assert store.lock_info() is None
     assert store.events()[-1]["lock"]["holder"] == "alice@laptop pid 42"
+
+
+def test_lock_in_the_git_state_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    from pipeline.change.store import open_store
+
+    env_args = ["-c", "user.email=t@x", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", *env_args, "-C", str(tmp_path), "commit", "-q", "--allow-empty",
+                    "-m", "init"], check=True)
+    open_store(tmp_path, "git").acquire_lock("bob (gitlab-ci job 7)", "deploy x")
+    assert main(["lock", "--root", str(tmp_path), "--state", "git"]) == 0
+    assert "locked by bob (gitlab-ci job 7)" in capsys.readouterr().out
+    assert main(["lock", "--root", str(tmp_path), "--state", "git", "--break"]) == 0
+    assert open_store(tmp_path, "git").lock_info() is None

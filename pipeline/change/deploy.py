@@ -156,7 +156,14 @@ class Deployment:
             self._record(result, [])
             return result
         self.say(f"backing up {len(changed)} running config(s) before touching any")
-        self._backup(dep_id, changed)
+        backup_failed = self._backup(dep_id, changed)
+        if backup_failed:
+            result.exit_code = EXIT_DEVICE
+            result.message = ("deploy stopped before any commit, backups failed: "
+                              + "; ".join(f"{h}: {e}" for h, e in backup_failed.items())
+                              + "; nothing was changed")
+            self._record(result, [])
+            return result
         baseline = self.health(probes=False, settled=lambda _: True)  # a snapshot, no wait
         result.batches = batches(changed, self.canary, self.batch_size)
         for index, batch in enumerate(result.batches):
@@ -175,13 +182,15 @@ class Deployment:
         self._record(result, changed)
         return result
 
-    def _backup(self, dep_id: str, hosts: list[str]) -> None:
-        results = self.nr.filter(filter_func=lambda h: h.name in hosts).run(task=get_running)
-        for host, multi in results.items():
-            if multi[0].failed:
-                raise RuntimeError(f"backup of {host} failed: "
-                                   f"{error_text(multi[0].exception, self.secrets)}")
-            self.store.save_backup(dep_id, host, unresolve(str(multi[0].result), self.secrets))
+    def _backup(self, dep_id: str, hosts: list[str]) -> dict[str, str]:
+        """Save every running config (secrets back to placeholders); failures by host."""
+        results = self._subset(hosts).run(task=get_running)
+        failed = self._failures(results)
+        if not failed:
+            for host, multi in results.items():
+                self.store.save_backup(dep_id, host,
+                                       unresolve(str(multi[0].result), self.secrets))
+        return failed
 
     def _subset(self, hosts: Sequence[str]) -> Nornir:
         return self.nr.filter(filter_func=lambda h: h.name in hosts)
