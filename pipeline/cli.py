@@ -17,7 +17,7 @@ from pathlib import Path
 from pipeline import cli_change
 from pipeline.build import Build, build
 from pipeline.change.candidate import needed_secrets
-from pipeline.lab import frr, lab
+from pipeline.lab import lab
 from pipeline.lab.plan import LabPlan, plan
 from pipeline.render.render import write
 from pipeline.report import FORMATS, render_findings
@@ -88,10 +88,10 @@ def _lab_plan(root: Path) -> tuple[Build, LabPlan] | int:
 
 
 def _need_root() -> int | None:
-    if os.geteuid() != 0:
-        return _usage("the lab needs root (network namespaces); run with sudo")
-    if not frr.frr_available():
-        return _usage("FRR is not installed (apt-get install frr nftables iproute2)")
+    try:
+        cli_change.check_lab()
+    except cli_change.Refused as exc:
+        return _usage(str(exc))
     return None
 
 

@@ -25,7 +25,7 @@ from pipeline.change.store import Store, StoreError, open_store
 from pipeline.change.targets import Target, TargetError, lab_targets, nornir_for
 from pipeline.change.targets import production_targets as prod_targets
 from pipeline.intent.parse import load_inventory
-from pipeline.lab import lab
+from pipeline.lab import frr, lab
 from pipeline.lab.plan import plan
 from pipeline.report import render_findings
 from pipeline.secrets import MissingSecret
@@ -118,9 +118,12 @@ def _secrets(names: set[str], lab_mode: bool) -> dict[str, str]:
     return {n: os.environ[n] for n in names}
 
 
-def _check_lab() -> None:
+def check_lab() -> None:
+    """The lab needs root (network namespaces) and FRR."""
     if os.geteuid() != 0:
-        raise Refused("the lab needs root (network namespaces)")
+        raise Refused("the lab needs root (network namespaces); run with sudo")
+    if not frr.frr_available():
+        raise Refused("FRR is not installed (apt-get install frr nftables iproute2)")
 
 
 def context(args: argparse.Namespace, root: Path, result: Build | None = None) -> Context:
@@ -131,7 +134,7 @@ def context(args: argparse.Namespace, root: Path, result: Build | None = None) -
         raise SystemExit(EXIT_FINDINGS)
     skipped: dict[str, str] = {}
     if args.lab:
-        _check_lab()
+        check_lab()
         labplan = plan(result.intent, result.devices, lab_prefix())
         running = lab.status(labplan).frr
         if not all(running.get(ns) for ns in labplan.routers.values()):
@@ -316,7 +319,7 @@ def _rollback(args: argparse.Namespace) -> int:
     store = _store(args, root)
     health: Health | None = None
     if args.lab:
-        _check_lab()
+        check_lab()
         hosts = _backup_hosts(store)
         targets = lab_targets(lab_prefix(), hosts)
         secrets = lab.lab_secrets(_placeholders(store))

@@ -218,10 +218,6 @@ def firewall(intent: Intent, bgp_peers: tuple[IPv4Address, ...]) -> Firewall:
 # --------------------------------------------------------------------------- devices
 
 
-def _site_vlan_zone(site: Site) -> dict[int, str]:
-    return {v.id: v.zone for v in site.vlans}
-
-
 def _router_interfaces(intent: Intent, name: str, site: Site | None) -> list[Interface]:
     host = intent.hosts[name]
     result: list[Interface] = []

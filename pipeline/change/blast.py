@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from pipeline.build import Build, build
-from pipeline.change.revision import NETWORK_DIRS
+from pipeline.change.revision import NETWORK_DIRS, RevisionError, extract
 from pipeline.findings import has_errors
 from pipeline.intent.parse import INVENTORY, load_inventory
 from pipeline.render.render import render
@@ -252,16 +250,10 @@ def _file_hunks(root: Path, sha: str, status: str, rel: str) -> list[_Hunk]:
 
 def _tree_at(root: Path, sha: str, dest: Path) -> None:
     """Extract the network directories as of ``sha`` into ``dest`` (absent ones skipped)."""
-    present = [d for d in NETWORK_DIRS
-               if _run(root, "cat-file", "-e", f"{sha}:./{d}").returncode == 0]
-    if not present:
-        return
-    data = _git(root, "archive", "--format=tar", sha, *present)
     try:
-        with tarfile.open(fileobj=BytesIO(data)) as tar:
-            tar.extractall(dest, filter="data")  # refuses links and paths leaving dest
-    except (tarfile.TarError, OSError) as exc:
-        raise BlastError(f"cannot extract the network at {sha[:12]}: {exc}") from None
+        extract(root, sha, dest)
+    except RevisionError as exc:
+        raise BlastError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- devices

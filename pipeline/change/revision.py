@@ -28,17 +28,39 @@ def describe(root: Path) -> str:
     return head.stdout.decode().strip() + ("+dirty" if dirty else "")
 
 
-def tree_at(root: Path, rev: str) -> tempfile.TemporaryDirectory[str]:
-    """A temporary directory holding the network repository's intent as of ``rev``."""
-    sha = _git(root, "rev-parse", "--verify", f"{rev}^{{commit}}")
+def extract(root: Path, rev: str, dest: Path) -> str:
+    """Write the network directories as of ``rev`` into ``dest``; returns the commit sha.
+
+    Paths are relative to ``root``, so a network kept in a subfolder of a larger
+    repository works too; directories absent at ``rev`` are skipped.
+    """
+    if not rev or rev.startswith("-"):
+        raise RevisionError(f"not a revision: {rev!r}")
+    sha = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if sha.returncode != 0:
-        raise RevisionError(f"unknown revision {rev!r}: {sha.stderr.decode().strip()}")
+        raise RevisionError(f"unknown revision {rev!r} in {root}")
+    commit = sha.stdout.decode().strip()
     present = [d for d in NETWORK_DIRS
-               if _git(root, "cat-file", "-e", f"{rev}:{d}").returncode == 0]
-    archive = _git(root, "archive", "--format=tar", rev, *present)
+               if _git(root, "cat-file", "-e", f"{commit}:./{d}").returncode == 0]
+    if not present:
+        return commit
+    archive = _git(root, "archive", "--format=tar", commit, *present)
     if archive.returncode != 0:
         raise RevisionError(archive.stderr.decode().strip())
+    try:
+        with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+            tar.extractall(dest, filter="data")  # refuses links and paths leaving dest
+    except (tarfile.TarError, OSError) as exc:
+        raise RevisionError(f"cannot extract the network at {commit[:12]}: {exc}") from None
+    return commit
+
+
+def tree_at(root: Path, rev: str) -> tempfile.TemporaryDirectory[str]:
+    """A temporary directory holding the network repository's intent as of ``rev``."""
     tmp = tempfile.TemporaryDirectory(prefix="netpipe-rev-")
-    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
-        tar.extractall(tmp.name, filter="data")
+    try:
+        extract(root, rev, Path(tmp.name))
+    except RevisionError:
+        tmp.cleanup()
+        raise
     return tmp

@@ -101,13 +101,13 @@ def kill_namespace_processes(name: str, *, timeout: float = 5.0) -> None:
                 os.kill(pid, sig)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            pids = [p for p in pids if _alive(p)]
+            pids = [p for p in pids if pid_alive(p)]
             if not pids:
                 return
             time.sleep(0.05)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -195,9 +195,3 @@ def set_forwarding(ns: str, enabled: bool, *, ipv6: bool = True, prefix: str = P
     ns_exec(ns, ["sysctl", "-q", "-w", f"net.ipv4.ip_forward={value}"])
     if ipv6:
         ns_exec(ns, ["sysctl", "-q", "-w", f"net.ipv6.conf.all.forwarding={value}"])
-
-
-def get_forwarding(ns: str) -> bool:
-    """True if IPv4 forwarding is on inside ``ns``."""
-    out = ns_exec(ns, ["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip()
-    return out == "1"

@@ -37,16 +37,6 @@ def lab_unavailable() -> str | None:
     return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cleanup_stale_runs() -> list[str]:
     """Remove namespaces and FRR daemons of earlier runs whose owner process has died."""
     removed = []
@@ -56,7 +46,7 @@ def cleanup_stale_runs() -> list[str]:
         base = BASE / f"{PREFIX}{run_id}"
         owner = base / "owner.pid"
         try:
-            if _pid_alive(int(owner.read_text())):
+            if netns.pid_alive(int(owner.read_text())):
                 continue
         except (OSError, ValueError):
             pass
