@@ -3,8 +3,12 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 NETPIPE := $(VENV)/bin/netpipe
-APT_PACKAGES := frr nftables iproute2 openssh-server
-PYTHON ?= python3
+# Every package whose files the code runs (pipeline/system.py names each file; a test holds
+# this list to it). frr-pythontools holds frr-reload.py: frr only recommends it.
+APT_PACKAGES := frr frr-pythontools nftables iproute2 procps util-linux openssh-server git \
+	python3-venv
+# Debian's own Python (3.11.2 on Debian 12) unless told otherwise: what a fresh runner has.
+PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
 
 .PHONY: setup system venv demo test check lint typecheck golden clean
 

@@ -122,8 +122,8 @@ def check_lab() -> None:
     """The lab needs root (network namespaces) and FRR."""
     if os.geteuid() != 0:
         raise Refused("the lab needs root (network namespaces); run with sudo")
-    if not frr.frr_available():
-        raise Refused("FRR is not installed (apt-get install frr nftables iproute2)")
+    if missing := frr.lab_missing():
+        raise Refused(f"the lab cannot run here: {missing}")
 
 
 def context(args: argparse.Namespace, root: Path, result: Build | None = None) -> Context:

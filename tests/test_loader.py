@@ -8,7 +8,6 @@ remember where every value was written, so that later findings point at a line.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -153,18 +152,16 @@ def test_same_key_in_different_mappings_is_fine() -> None:
     assert data == {"a": {"x": 1}, "b": {"x": 2}}
 
 
-def test_billion_laughs_is_refused_fast() -> None:
+def test_billion_laughs_is_refused() -> None:
+    """Refused by counting values, not by a clock (the benchmark times it)."""
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     prev = "a"
     for name in "bcdefghi":  # 9**9 = 387 million strings once expanded
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
         prev = name
-    start = time.perf_counter()
     f = load_error("\n".join(lines) + "\n").finding
-    elapsed = time.perf_counter() - start
     assert f.code == "NP005"
     assert str(MAX_NODES) in f.message
-    assert elapsed < 1.0, f"alias bomb took {elapsed:.2f}s"
 
 
 def test_modest_aliases_are_allowed() -> None:

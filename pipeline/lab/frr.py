@@ -23,17 +23,17 @@ import contextlib
 import grp
 import os
 import pwd
-import shutil
 import signal
 import stat
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline import system
 from pipeline.lab.netns import NetnsError, ns_exec, run
 
 FRR_SBIN = Path("/usr/lib/frr")
-FRR_RELOAD = FRR_SBIN / "frr-reload.py"
+FRR_RELOAD = Path(system.FRR_RELOAD.path)
 DEFAULT_DAEMONS: tuple[str, ...] = ("zebra", "staticd", "ospfd", "bgpd")
 VTYSH_CONF = "service integrated-vtysh-config\n"
 FRR_USER = "frr"
@@ -43,13 +43,9 @@ class FrrError(RuntimeError):
     """FRR could not be started, stopped or queried; the message says why."""
 
 
-def frr_available() -> bool:
-    """True if zebra, vtysh and frr-reload.py are installed where the lab expects them."""
-    return (
-        (FRR_SBIN / "zebra").is_file()
-        and FRR_RELOAD.is_file()
-        and shutil.which("vtysh") is not None
-    )
+def lab_missing() -> str:
+    """What the lab lacks on this machine, by file and package ("" if nothing)."""
+    return system.describe_missing(system.LAB)
 
 
 def _frr_ids() -> tuple[int, int] | None:

@@ -31,9 +31,8 @@ def lab_unavailable() -> str | None:
     """Why lab tests cannot run here (None: they can)."""
     if os.geteuid() != 0:
         return "lab tests need root (network namespaces, FRR daemons)"
-    missing = [tool for tool in ("ip", "nft", "vtysh") if shutil.which(tool) is None]
-    if missing or not frr.frr_available():
-        return f"lab tests need FRR and nftables installed (missing: {missing or 'FRR daemons'})"
+    if missing := frr.lab_missing():
+        return f"lab tests cannot run here: {missing}"
     return None
 
 

@@ -7,7 +7,6 @@ Lab tests need root, FRR and nftables. Outside CI they skip with the reason; in 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,14 +22,15 @@ from pipeline.lab import frr, lab
 from pipeline.lab.plan import LabPlan, plan
 from pipeline.secrets import resolve
 
-PREFIX = "npt-"
+# Separate prefixes let two checkouts run their lab tests on one machine at once.
+PREFIX = os.environ.get("NETPIPE_TEST_LAB_PREFIX", "npt-")
 
 
 def lab_unavailable() -> str | None:
     if os.geteuid() != 0:
         return "lab tests need root (network namespaces, FRR daemons)"
-    if not frr.frr_available() or shutil.which("nft") is None:
-        return "lab tests need FRR and nftables installed"
+    if missing := frr.lab_missing():
+        return f"lab tests cannot run here: {missing}"
     return None
 
 

@@ -235,9 +235,7 @@ def test_rollback_restores_every_backup_byte_for_byte(net: Net,
     assert code == 0, out
     store = open_store(net.root)
     record = store.deployments()[-1]
-    started = time.monotonic()
     code, text = net.cli("rollback", "--lab", capsys=capsys)
-    took = time.monotonic() - started
     assert code == 0, text
     assert "verify passed" in text
     secrets = lab.lab_secrets({"BGP_ISP_PASSWORD"})
@@ -254,7 +252,7 @@ def test_rollback_restores_every_backup_byte_for_byte(net: Net,
         finally:
             drv.close()
         assert running == store.load_backup(record["id"], host), host
-    assert targets and took < 60
+    assert targets
     git(net.root, "revert", "--no-edit", "HEAD")
     assert git(net.root, "rev-parse", "--short=12", "HEAD~2") == good
 

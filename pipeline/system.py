@@ -1,0 +1,50 @@
+"""The system files netpipe runs, and the Debian package each one comes from.
+
+One table, so that a missing program is reported by its exact path and the package to
+install (``apt-get install frr-pythontools``), and so that a test can hold the Makefile's
+package list to it: a package present on one machine by chance must not hide a missing
+install step from a fresh one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Need:
+    path: str
+    package: str
+    purpose: str
+
+
+ZEBRA = Need("/usr/lib/frr/zebra", "frr", "FRR daemons (lab)")
+FRR_RELOAD = Need("/usr/lib/frr/frr-reload.py", "frr-pythontools", "FRR diff and apply")
+VTYSH = Need("/usr/bin/vtysh", "frr", "FRR config check")
+NFT = Need("/usr/sbin/nft", "nftables", "nftables check and apply")
+IP = Need("/bin/ip", "iproute2", "network namespaces")
+SYSCTL = Need("/sbin/sysctl", "procps", "kernel settings")
+UNSHARE = Need("/usr/bin/unshare", "util-linux", "throw-away namespaces for nft --check")
+SSHD = Need("/usr/sbin/sshd", "openssh-server", "the ssh transport's lab tests")
+
+LINT: tuple[Need, ...] = (VTYSH, NFT, UNSHARE)
+LAB: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL)
+ALL: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, UNSHARE, SSHD)
+
+
+def missing(needs: Iterable[Need]) -> list[Need]:
+    return [n for n in needs if not os.path.exists(n.path)]
+
+
+def describe_missing(needs: Iterable[Need]) -> str:
+    """``""`` if all are present, else e.g. ``/usr/lib/frr/frr-reload.py is missing
+    (apt-get install frr-pythontools)``."""
+    absent = missing(needs)
+    if not absent:
+        return ""
+    files = ", ".join(n.path for n in absent)
+    packages = " ".join(sorted({n.package for n in absent}))
+    verb = "is" if len(absent) == 1 else "are"
+    return f"{files} {verb} missing (apt-get install {packages})"
