@@ -26,6 +26,12 @@ from pipeline.secrets import resolve
 PREFIX = os.environ.get("NETPIPE_TEST_LAB_PREFIX", "npt-")
 
 
+def sub_prefix(tag: str) -> str:
+    """A prefix of its own for one test module's lab, still inside this run's prefix
+    (``npt-`` -> ``nptc-``), so checkouts with different prefixes never meet."""
+    return f"{PREFIX.rstrip('-')}{tag}-"
+
+
 def lab_unavailable() -> str | None:
     if os.geteuid() != 0:
         return "lab tests need root (network namespaces, FRR daemons)"

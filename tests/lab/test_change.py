@@ -28,10 +28,10 @@ from pipeline.lab import frr, lab
 from pipeline.lab.plan import plan
 from pipeline.secrets import unresolve
 from tests.conftest import copy_example
-from tests.lab.conftest import require_lab
+from tests.lab.conftest import require_lab, sub_prefix
 
 pytestmark = pytest.mark.lab
-PREFIX = "npc-"
+PREFIX = sub_prefix("c")
 ROUTERS = ["gent-core1", "hq-core1", "hq-edge1", "wh-core1"]
 
 
