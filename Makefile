@@ -2,15 +2,16 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-NETPIPE := $(VENV)/bin/netpipe
 # Every package whose files the code runs (pipeline/system.py names each file; a test holds
 # this list to it). frr-pythontools holds frr-reload.py: frr only recommends it.
 APT_PACKAGES := frr frr-pythontools nftables iproute2 procps util-linux openssh-server git \
-	python3-venv
+	python3-venv rsync
 # Debian's own Python (3.11.2 on Debian 12) unless told otherwise: what a fresh runner has.
 PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
+# The resolver that writes requirements.lock (`make lock`); installing needs only pip.
+UV_VERSION := 0.13.9
 
-.PHONY: setup system venv demo test check lint typecheck golden clean
+.PHONY: setup system venv node demo test test-newest check lint typecheck golden lock clean
 
 setup: system venv
 
@@ -23,16 +24,16 @@ system:
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else \
-	  echo "note: not root, so not installing:$$missing (FRR/nftables lint and the lab need them)"; \
+	  echo "note: not root, so not installing:$$missing (apt-get install$$missing; FRR/nftables lint and the lab need them)"; \
 	fi
 
-venv: $(VENV)/.installed
+# .venv from requirements.lock (hashes checked); rebuilt when the interpreter changes.
+venv:
+	@./scripts/setup-venv "$(PYTHON)" "$(VENV)"
 
-$(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $@
+# gitlab-ci-local (package.json, package-lock.json) for the tests that run .gitlab-ci.yml.
+node:
+	@./scripts/setup-node
 
 # Validate and render the example network; as root, the whole change story in the lab.
 demo: setup
@@ -46,12 +47,25 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: setup check
+test: setup node check
 	$(PY) -m pytest
+
+# The same suite on a second interpreter: the newest CPython installed here (tox-style).
+test-newest:
+	@newest=$$($(PYTHON) scripts/newest-python $(PYTHON)) || { echo "test-newest: no second interpreter, nothing run"; exit 1; }; \
+	echo "test-newest: the suite on $$newest, in .venv-newest"; \
+	$(MAKE) --no-print-directory test PYTHON=$$newest VENV=.venv-newest
 
 # Regenerate the golden configs after an intended template or intent change; review the diff.
 golden: venv
 	$(PY) -m pytest tests/test_golden.py --update-golden -q
+
+# Re-resolve requirements.lock from pyproject.toml (every Python from 3.11 on, with hashes).
+lock:
+	@test -x .venv-lock/bin/uv || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install -q uv==$(UV_VERSION); }
+	.venv-lock/bin/uv pip compile pyproject.toml --extra dev --group build --universal \
+	  --python-version 3.11 --generate-hashes --no-config --custom-compile-command "make lock" \
+	  -o requirements.lock
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -28,10 +28,11 @@ IP = Need("/bin/ip", "iproute2", "network namespaces")
 SYSCTL = Need("/sbin/sysctl", "procps", "kernel settings")
 UNSHARE = Need("/usr/bin/unshare", "util-linux", "throw-away namespaces for nft --check")
 SSHD = Need("/usr/sbin/sshd", "openssh-server", "the ssh transport's lab tests")
+RSYNC = Need("/usr/bin/rsync", "rsync", "gitlab-ci-local's per-job checkouts (CI tests)")
 
 LINT: tuple[Need, ...] = (VTYSH, NFT, UNSHARE)
 LAB: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL)
-ALL: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, UNSHARE, SSHD)
+ALL: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, UNSHARE, SSHD, RSYNC)
 
 
 def missing(needs: Iterable[Need]) -> list[Need]:

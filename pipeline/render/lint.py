@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ciscoconfparse2 import CiscoConfParse
 
+from pipeline import system
 from pipeline.findings import Finding, Loc, Severity
 from pipeline.render.render import Rendered
 
@@ -87,15 +88,17 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
                           check=False, stdin=subprocess.DEVNULL)
 
 
-def _missing(name: str, tool: str, package: str) -> Finding:
-    return Finding.at(Loc(name), "NP390", f"{tool} not found: {name} was not checked",
-                      f"install the {package} package (make test does)", Severity.WARNING)
+def _missing(name: str, *needs: system.Need) -> Finding:
+    """NP390 naming the exact file and the package to install."""
+    why = system.describe_missing(needs) or "not on PATH"
+    return Finding.at(Loc(name), "NP390", f"{name} was not checked: {why}",
+                      "install it (as root, `make setup` does)", Severity.WARNING)
 
 
 def lint_frr(name: str, text: str) -> list[Finding]:
     vtysh = _tool(VTYSH)
     if vtysh is None:
-        return [_missing(name, "vtysh", "frr")]
+        return [_missing(name, system.VTYSH)]
     with tempfile.TemporaryDirectory(prefix="netpipe-vtysh-") as tmp:
         Path(tmp, "vtysh.conf").write_text("service integrated-vtysh-config\n")
         conf = Path(tmp, "frr.conf")
@@ -116,7 +119,7 @@ def lint_frr(name: str, text: str) -> list[Finding]:
 def lint_nft(name: str, text: str) -> list[Finding]:
     nft, unshare = _tool(NFT), _tool("unshare")
     if nft is None or unshare is None:
-        return [_missing(name, "nft", "nftables")]
+        return [_missing(name, system.NFT, system.UNSHARE)]
     with tempfile.NamedTemporaryFile("w", suffix=".nft", prefix="netpipe-") as tmp:
         tmp.write(text)
         tmp.flush()

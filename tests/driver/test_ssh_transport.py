@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import system
 from tests.driver.labkit import NFT, Lab, Router, bundle, frr_conf, poll
 
 pytestmark = pytest.mark.lab
@@ -67,9 +68,11 @@ def _keygen(path: Path) -> str:
 @pytest.fixture(scope="module")
 def sshd(lab: Lab) -> Iterator[Path]:
     """sshd inside r2 on 10.99.0.1:22 with a throw-away host key and authorized key."""
-    sshd_bin = Path("/usr/sbin/sshd")
-    if not sshd_bin.exists():
-        pytest.skip("openssh-server not installed")
+    sshd_bin = Path(system.SSHD.path)
+    if missing := system.describe_missing([system.SSHD]):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test the ssh transport: {missing}")
+        pytest.skip(missing)
     workdir = lab.base / "ssh"
     workdir.mkdir(mode=0o700)
     host_pub = _keygen(workdir / "host_key")
