@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import cli_change
+from pipeline import cli_change, cli_preview
 from pipeline.build import Build, build
 from pipeline.change.candidate import needed_secrets
 from pipeline.lab import lab
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) and EXIT_USAGE
     handlers = {"validate": cmd_validate, "render": cmd_render, "lab": cmd_lab,
-                "verify": cli_change.cmd_verify, "diff": cli_change.cmd_diff,
+                "verify": cli_change.cmd_verify, "diff": cli_preview.cmd_diff,
                 "deploy": cli_change.cmd_deploy, "rollback": cli_change.cmd_rollback,
                 "drift": cli_change.cmd_drift, "note": cmd_note,
                 "lock": cli_change.cmd_lock}

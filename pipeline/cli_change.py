@@ -401,6 +401,11 @@ def _placeholders(store: Store) -> set[str]:
             for m in PLACEHOLDER.findall(store.load_backup(record["id"], h))}
 
 
+def guard(run: Callable[[], int]) -> int:
+    """Refusals and store errors become exit 2 with their message."""
+    return _guard(run)
+
+
 def _guard(run: Callable[[], int]) -> int:
     try:
         return run()
@@ -453,6 +458,8 @@ def add_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     c = command("diff", "dry-run: what a change would do to each device", diffs_)
     common(c)
     c.add_argument("--base", help="git revision: also show the blast radius since it")
+    c.add_argument("--offline", action="store_true",
+                   help="no device: the intended configs against those at --base")
     c.add_argument("--out", help="where to write the diffs (default: ROOT/build/diff)")
     c = command("drift", "running vs intended config per device; exit 1 on drift", diffs_)
     common(c)

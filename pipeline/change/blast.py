@@ -102,6 +102,26 @@ class BlastRadius:
         return "\n".join(out) + "\n"
 
 
+    def text(self) -> str:
+        """The same for a terminal or a job log: plain lines, no Markdown."""
+        out = [f"blast radius since {self.base[:12]}:"]
+        if self.note:
+            out.append(f"  note: {_CONTROL.sub(' ', self.note)}")
+        if not self.changes:
+            out.append("  no change to intent, inventory or templates")
+        for c in self.changes:
+            what = f"{c.kind}: {c.summary}" if c.summary else c.kind
+            out.append(f"  {where(c)}  {what}")
+            out.append(f"      -> {', '.join(c.devices) or 'no device'}")
+        out.append(f"devices changed: {', '.join(self.devices_changed) or 'none'}; "
+                   f"added: {', '.join(self.devices_added) or 'none'}; "
+                   f"removed: {', '.join(self.devices_removed) or 'none'}")
+        if self.untraced:
+            out.append("changed through a dependency their sources do not record, so shown "
+                       f"against every intent hunk: {', '.join(self.untraced)}")
+        return "\n".join(out) + "\n"
+
+
 def where(change: Change) -> str:
     """``file:first-last`` as a reviewer would type it (``file:7``, ``file (deleted)``)."""
     first, last = change.lines

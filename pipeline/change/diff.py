@@ -8,6 +8,7 @@ preview) and ``netpipe drift`` (running vs intended on a schedule).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -92,24 +93,26 @@ def as_markdown(report: Mapping[str, HostDiff], title: str = "netpipe diff") -> 
     changed = [d for d in report.values() if d.changed]
     unchanged = [d for d in report.values() if d.reachable and not d.changed and not d.error]
     failed = [d for d in report.values() if not d.reachable or d.error]
-    lines = [f"### {title}", "",
-             f"**{len(changed)}** changed, **{len(unchanged)}** unchanged, "
-             f"**{len(failed)}** unreachable or failed", "",
+    counts = f"**{len(changed)}** changed, **{len(unchanged)}** unchanged"
+    if failed:
+        counts += f", **{len(failed)}** unreachable or failed"
+    lines = [f"### {title}", "", counts, "",
              "| device | platform | result | + | - |", "| --- | --- | --- | ---: | ---: |"]
     for d in sorted(report.values(), key=lambda x: x.host):
         state = ("unreachable" if not d.reachable else "error" if d.error
                  else "changed" if d.changed else "unchanged")
         lines.append(f"| `{d.host}` | {d.platform} | {state} | {d.added} | {d.removed} |")
     for d in sorted(changed, key=lambda x: x.host):
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", d.diff)), default=0))
         lines += ["", f"<details><summary><code>{d.host}</code>: +{d.added} -{d.removed}"
-                  "</summary>", "", "```diff", d.diff.rstrip(), "```", "", "</details>"]
+                  "</summary>", "", f"{fence}diff", d.diff.rstrip(), fence, "", "</details>"]
     for d in sorted(failed, key=lambda x: x.host):
         lines += ["", f"- `{d.host}`: {d.error}"]
     return "\n".join(lines) + "\n"
 
 
 def write(report: Mapping[str, HostDiff], out: Path, extra: dict[str, Any] | None = None,
-          markdown_extra: str = "") -> None:
+          markdown_extra: str = "", title: str = "netpipe diff") -> None:
     """``out/<host>.diff``, ``out/summary.json`` and ``out/summary.md`` (the MR note)."""
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.diff"):
@@ -118,4 +121,4 @@ def write(report: Mapping[str, HostDiff], out: Path, extra: dict[str, Any] | Non
         if d.changed:
             (out / f"{host}.diff").write_text(d.diff)
     (out / "summary.json").write_text(as_json(report, extra) + "\n")
-    (out / "summary.md").write_text(as_markdown(report) + markdown_extra)
+    (out / "summary.md").write_text(as_markdown(report, title) + markdown_extra)
