@@ -1,7 +1,8 @@
 """``netpipe`` command line: composes the stages, prints, and sets exit codes.
 
 Exit codes: 0 clean, 1 findings of severity error, 2 usage or setup error,
-3 device or connection failure, 4 a deploy failed and was rolled back.
+3 device or connection failure, 4 a deploy failed and was rolled back, 5 a bug in
+netpipe itself (one line; the traceback with --debug).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from pipeline.lab.plan import LabPlan, plan
 from pipeline.render.render import write
 from pipeline.report import FORMATS, render_findings
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE, EXIT_ROLLED_BACK = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE, EXIT_ROLLED_BACK, EXIT_BUG = 0, 1, 2, 3, 4, 5
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -164,6 +166,8 @@ def parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_)
         c.add_argument("--root", default=".", help="network repository (default: .)")
         c.add_argument("--format", choices=formats, default="text")
+        c.add_argument("--debug", action="store_true",
+                       help="on an internal error, print the traceback")
         return c
 
     command("validate", "check intent, inventory and rendered configs offline")
@@ -192,6 +196,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    except Exception as exc:
+        return _bug(exc, args.debug)
+
+
+def _bug(exc: Exception, debug: bool) -> int:
+    """A bug in netpipe: one line, not a traceback that could quote a secret or a file.
+
+    The exception's message is not printed either (it may hold a value netpipe read);
+    ``--debug`` shows the whole traceback to whoever runs it.
+    """
+    if debug:
+        traceback.print_exception(exc)
+    print(f"netpipe: internal error ({type(exc).__name__}): this is a bug in netpipe, not in "
+          "your network; run again with --debug for the traceback and report it",
+          file=sys.stderr)
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

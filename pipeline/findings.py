@@ -6,9 +6,12 @@ A finding points at a file and line like a compiler error, carries a stable code
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class Severity(StrEnum):
@@ -64,6 +67,29 @@ class Finding:
         where = str(Loc(self.file, self.line, self.column))
         text = f"{where}: {self.code} {self.severity} {self.message}"
         return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+EXCERPT_CHARS = 32
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A short, escaped quote of untrusted text for a message.
+
+    Messages end up in CI logs and merge-request reports: they may quote what they refuse,
+    but never more than ``limit`` characters of it, and never a raw control character.
+    """
+    text = value if isinstance(value, str) else str(value)
+    cut = text[:limit]
+    quoted = repr(cut)
+    return quoted + "…" if len(text) > limit else quoted
+
+
+def clip(text: object, limit: int = 120) -> str:
+    """Text from a tool or library (not a quote of a file): control characters escaped,
+    cut at ``limit``."""
+    raw = text if isinstance(text, str) else str(text)
+    cut = _CONTROL.sub(lambda m: repr(m.group())[1:-1], raw[:limit])
+    return cut + "…" if len(raw) > limit else cut
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:

@@ -159,3 +159,22 @@ def test_lock_in_the_git_state_store(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "locked by bob (gitlab-ci job 7)" in capsys.readouterr().out
     assert main(["lock", "--root", str(tmp_path), "--state", "git", "--break"]) == 0
     assert open_store(tmp_path, "git").lock_info() is None
+
+
+def test_a_bug_is_exit_5_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline import cli
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("s3cret-value-in-a-message")
+
+    monkeypatch.setattr(cli, "build", broken)
+    assert main(["validate", "--root", str(REPO)]) == 5
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "internal error (KeyError)" in err and "--debug" in err
+    assert "s3cret" not in err and "Traceback" not in err
+    assert main(["validate", "--root", str(REPO), "--debug"]) == 5
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "internal error (KeyError)" in err

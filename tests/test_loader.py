@@ -416,3 +416,138 @@ def test_cli_render_refuses_injection(network: Path, tmp_path: Path,
     assert "username evil" in report["findings"][0]["message"]
     assert not out.exists()
     assert not (network / "build").exists()
+
+
+# --------------------------------------------------------------------------- YAML 1.2 core
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("0", 0), ("-5", -5), ("+5", 5), ("1.5", 1.5), ("1e3", 1000.0), (".inf", float("inf")),
+    ("~", None), ("null", None), ("Null", None), ("", None), ("true", True), ("FALSE", False),
+    ("yes", "yes"), ("on", "on"), ("n", "n"),                 # YAML 1.1 booleans are text
+    ("1:40", "1:40"), ("1_000", "1_000"), ("2001-12-14", "2001-12-14"),
+    ("!!str 0322", "0322"), ("'0322'", "0322"), ("! 12", "12"), ("!!int 12", 12),
+    ("!!float 1", 1.0), ("!!bool true", True), ("!!null ''", None),
+], ids=str)
+def test_scalars_resolve_as_yaml_1_2_core(text: str, value: object) -> None:
+    assert strip_locs(load_text("f.yaml", f"a: {text}\n").data) == {"a": value}
+
+
+@pytest.mark.parametrize(("text", "message", "hint"), [
+    ("0322", "YAML 1.1 tools read it as octal (210), YAML 1.2 as 322", "write 322"),
+    ("-012", "as octal (-10)", "write -12"),
+    ("09", "YAML 1.1 tools read it, YAML 1.2 as 9", "write 9"),
+    ("0xD2", "not a decimal number", "write 210 in decimal"),
+    ("0o17", "not a decimal number", "write 15 in decimal"),
+    ("0b11", "not a decimal number", "write 3 in decimal"),
+    ("1" * 21, "more than 20 digits", "that large"),
+    ("!!int 0x10", "not a decimal number", "write 16 in decimal"),
+    ("!!int ten", "not a valid !!int", "fix the value"),
+    ("!!bool yes", "not a valid !!bool", "fix the value"),
+], ids=str)
+def test_numbers_1_1_and_1_2_disagree_on_are_refused(text: str, message: str, hint: str) -> None:
+    f = load_error(f"a: {text}\n").finding
+    assert (f.code, f.line, f.column) == ("NP008", 1, 4)
+    assert message in f.message
+    assert hint in f.hint
+
+
+@pytest.mark.parametrize("text", [
+    "!!python/name:os.system ''", "!!python/object/apply:os.system ['id']", "!!binary aGk=",
+    "!!timestamp 2001-12-14", "!include x.yaml", "!!set {a, b}", "!!omap [a: 1]",
+    "!!seq {a: 1}", "!!map [1]",
+], ids=str)
+def test_tags_other_than_core_are_refused(text: str) -> None:
+    f = load_error(f"a: 1\nb: {text}\n").finding
+    assert (f.code, f.line, f.column) == ("NP007", 2, 4)
+    assert "not allowed" in f.message
+
+
+def test_a_numeric_key_with_a_leading_zero_is_refused() -> None:
+    assert load_error("0322: x\n").finding.code == "NP008"
+
+
+def test_same_result_whichever_parser_produces_the_events(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """The YAML 1.2 resolution is ours: libyaml's event stream gives the same document."""
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML without libyaml")
+    text = NESTED + "n: [0, 1.5, yes, ~, !!str 12, '07', 1:40]\nm: {<<: {a: 1}, b: 2}\n"
+    python = load_text("f.yaml", text)
+    monkeypatch.setattr(loader, "PARSER", yaml.CSafeLoader)
+    c = load_text("f.yaml", text)
+    assert strip_locs(c.data) == strip_locs(python.data)
+    assert c.marks == python.marks
+    assert load_error("a: 0322\n").finding == load_error("a: 0322\n").finding
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def test_2000_deep_nesting_is_a_finding_not_a_recursion_error() -> None:
+    f = load_error("a: " + "[" * 2000 + "]" * 2000 + "\n").finding
+    assert (f.code, f.line, f.column) == ("NP005", 1, 4 + loader.MAX_DEPTH - 1)
+
+
+def test_nesting_through_aliases_is_bounded() -> None:
+    deep = "[" * 40 + "]" * 40
+    f = load_error(f"a: &a {deep}\nb: " + "[" * 30 + "*a" + "]" * 30 + "\n").finding
+    assert f.code == "NP005"
+
+
+def test_an_alias_of_a_mapping_as_key_is_refused_at_the_alias() -> None:
+    f = load_error("a: &a {x: 1}\nb:\n  ? *a\n  : 1\n").finding
+    assert (f.code, f.line, f.column) == ("NP011", 3, 5)
+
+
+def test_an_alias_of_a_scalar_as_key_is_fine() -> None:
+    assert strip_locs(load_text("f.yaml", "a: &k name\nb: {*k : 1}\n").data)["b"] == {"name": 1}
+
+
+def test_self_referencing_merge_key_is_refused() -> None:
+    f = load_error("a: &a {<<: *a, k: 1}\n").finding
+    assert (f.code, f.line) == ("NP005", 1)
+    assert "own mapping" in f.message
+
+
+def test_merge_fan_out_is_linear() -> None:
+    lines = ["m0: &m0 {k0: 0}"] + [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: {i}}}"
+                                   for i in range(1, 40)]
+    data = strip_locs(load_text("f.yaml", "\n".join(lines) + "\n").data)
+    assert data["m39"] == {f"k{i}": i for i in range(40)}
+
+
+def test_merge_chains_that_grow_quadratically_are_bounded() -> None:
+    lines = ["c0: &c0 {k0: 1}"] + [f"c{i}: &c{i} {{<<: *c{i - 1}, k{i}: 1}}"
+                                   for i in range(1, 2000)]
+    f = load_error("\n".join(lines) + "\n").finding
+    assert f.code == "NP005"
+    assert "merge-key expansion" in f.message
+
+
+def test_a_key_over_the_limit_is_refused_with_an_excerpt() -> None:
+    f = load_error("k" * 200 + ": 1\n").finding
+    assert (f.code, f.line) == ("NP005", 1)
+    assert "k" * 33 not in f.message
+
+
+def test_messages_quote_only_an_excerpt() -> None:
+    payload = "x" * 500
+    f = load_error(f'a: "{payload}\\n"\n').finding
+    assert f.code == "NP006"
+    assert "x" * 33 not in f.message
+
+
+@pytest.mark.parametrize("char", ["\\u202e", "\\u200b", "\\ufeff", "\\u2066"])
+def test_invisible_and_bidi_characters_are_refused(char: str) -> None:
+    assert load_error(f'a: "admin{char}x"\n').finding.code == "NP006"
+
+
+def test_template_syntax_in_a_value_is_refused() -> None:
+    f = load_error("a: ok\nb: 'uplink {{ 7*7 }}'\n").finding
+    assert (f.code, f.line) == ("NP009", 2)
+
+
+def test_secret_placeholder_in_a_value_is_refused() -> None:
+    f = load_error("description: 'x <secret:NETPIPE_PASSWORD>'\n").finding
+    assert (f.code, f.line) == ("NP031", 1)

@@ -1,10 +1,16 @@
 """Safe YAML loading that remembers where every value came from.
 
-PyYAML composes the node graph; we construct plain Python values from it ourselves
-so that we can (a) keep file/line/column for every mapping key and list item,
-(b) refuse duplicate keys, which PyYAML silently overwrites, (c) bound alias
-expansion (billion-laughs), and (d) refuse control characters in any string, since
+PyYAML only parses (events); composing the node graph and constructing values is
+ours, so that we (a) keep file/line/column for every mapping key and list item,
+(b) refuse duplicate keys, which PyYAML silently overwrites, (c) bound everything a
+hostile file can blow up: nesting depth, alias and merge expansion, key size, number
+size, (d) read scalars with YAML 1.2 core semantics, refusing the forms YAML 1.1 reads
+differently (``0322`` is octal 210 there, ``0xD2`` hex) and every tag but the core ones
+(``!!python/...``, ``!!binary``), and (e) refuse control characters in any string, since
 strings flow into device configs and a newline there is a config injection.
+
+Scalar resolution lives here, not in a PyYAML resolver: the event stream is the same
+whichever parser (pure Python or libyaml's) produces it.
 
 Every mapping gets a ``__loc__`` entry holding a :class:`Source`, which the typed
 model keeps so that semantic rules can point at the exact line of a field.
@@ -13,22 +19,52 @@ model keeps so that semantic rules can point at the exact line of a field.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pipeline.findings import Finding, Loc
+from pipeline import files
+from pipeline.findings import Finding, Loc, clip, excerpt
 
 MAX_FILE_BYTES = 1024 * 1024
-MAX_NODES = 100_000  # values constructed per file, alias expansions included
-MAX_DEPTH = 64
+MAX_NODES = 100_000  # values constructed per file, alias and merge expansions included
+MAX_DEPTH = 64       # nesting of mappings and lists, also once aliases are expanded
+MAX_KEY_CHARS = 128
+MAX_INT_DIGITS = 20  # ints beyond 64 bits mean nothing in intent (and int() of huge text is slow)
 LOC_KEY = "__loc__"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+PARSER: type[Any] = yaml.SafeLoader
+"""Where events come from; libyaml's ``yaml.CSafeLoader`` gives the same events faster."""
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+"""Control characters, line and paragraph separators, and invisible or bidi formatting
+characters: a line break would add config lines; the invisible ones make a reviewer
+read something other than what the device gets."""
+_RAW_BREAKS = re.compile(r"[\x85\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+"""Characters refused anywhere in a file, comments included: YAML 1.1 counts the first
+three as line breaks (so every later line number would be off), the rest are invisible."""
+_TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
+_PLACEHOLDER = "<secret:"
+
+_CORE = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = (_CORE + t for t in ("str", "int", "float", "bool", "null"))
+_SEQ, _MAP, _MERGE = _CORE + "seq", _CORE + "map", _CORE + "merge"
+_PLAIN = "?"     # an untagged plain scalar: resolved by the YAML 1.2 core schema
+_TEXT = "!"      # an untagged quoted or block scalar, or the non-specific tag '!': a string
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False,
+          "FALSE": False}
+_DECIMAL = re.compile(r"[-+]?[0-9]+\Z")
+_FLOAT_RE = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_SPECIAL_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"),
+                   ".nan": float("nan")}
+# Forms YAML 1.1 (PyYAML, Ansible, most tools) and 1.2 read differently.
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+\Z")
+_RADIX = re.compile(r"[-+]?0(?P<r>[xXoObB])(?P<digits>[0-9a-fA-F_]+)\Z")
 
 PathKey = tuple[str | int, ...]
 
@@ -71,9 +107,360 @@ class Document:
 
 
 class LoadError(Exception):
-    def __init__(self, finding: Finding) -> None:
+    def __init__(self, finding: Finding, *, missing: bool = False) -> None:
         super().__init__(str(finding))
         self.finding = finding
+        self.missing = missing
+        """The file does not exist (callers decide whether that is a finding)."""
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+class _Node:
+    __slots__ = ("column", "line", "tag")
+
+    def __init__(self, tag: str, mark: Any) -> None:
+        self.tag = tag
+        self.line = int(mark.line) + 1
+        self.column = int(mark.column) + 1
+
+
+class _Scalar(_Node):
+    __slots__ = ("value",)
+
+    def __init__(self, tag: str, mark: Any, value: str) -> None:
+        super().__init__(tag, mark)
+        self.value = value
+
+
+class _Seq(_Node):
+    __slots__ = ("items",)
+
+    def __init__(self, tag: str, mark: Any) -> None:
+        super().__init__(tag, mark)
+        self.items: list[_Node] = []
+
+
+class _Map(_Node):
+    __slots__ = ("key", "pairs")
+
+    def __init__(self, tag: str, mark: Any) -> None:
+        super().__init__(tag, mark)
+        self.pairs: list[tuple[_Node, _Node]] = []
+        self.key: _Node | None = None  # a key waiting for its value while composing
+
+
+def _fail(file: str, where: _Node | Any, code: str, message: str, hint: str) -> LoadError:
+    if isinstance(where, _Node):
+        loc = Loc(file, where.line, where.column)
+    else:
+        loc = Loc(file, int(where.line) + 1, int(where.column) + 1)
+    return LoadError(Finding.at(loc, code, message, hint))
+
+
+def _scalar_tag(event: yaml.ScalarEvent) -> str:
+    if event.tag is None:
+        return _PLAIN if event.implicit[0] and not event.style else _TEXT
+    return str(event.tag)
+
+
+def _compose(file: str, events: Iterable[yaml.Event]) -> _Node | None:
+    """The node graph of the one document in ``events``; nesting bounded while composing."""
+    root: _Node | None = None
+    documents = 0
+    anchors: dict[str, _Node] = {}
+    stack: list[_Seq | _Map] = []
+
+    def attach(node: _Node) -> None:
+        nonlocal root
+        if not stack:
+            root = node
+            return
+        parent = stack[-1]
+        if isinstance(parent, _Seq):
+            parent.items.append(node)
+        elif parent.key is None:
+            parent.key = node
+        else:
+            parent.pairs.append((parent.key, node))
+            parent.key = None
+
+    for event in events:
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise _fail(file, event.start_mark, "NP001", "more than one YAML document in "
+                            "the file", "remove the '---' separator: one document per file")
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            target = anchors.get(str(event.anchor))
+            if target is None:
+                raise _fail(file, event.start_mark, "NP001",
+                            f"unknown alias *{excerpt(event.anchor)}",
+                            "define the anchor (&name) before using it")
+            parent = stack[-1] if stack else None
+            if isinstance(parent, _Map) and parent.key is None and not isinstance(target, _Scalar):
+                raise _fail(file, event.start_mark, "NP011", "a mapping key must be a plain "
+                            "name, not an alias of a list or mapping", "write the key itself")
+            attach(target)
+            continue
+        node: _Node
+        if isinstance(event, yaml.ScalarEvent):
+            node = _Scalar(_scalar_tag(event), event.start_mark, str(event.value))
+        elif isinstance(event, yaml.SequenceStartEvent):
+            node = _Seq(str(event.tag) if event.tag not in (None, "!") else _SEQ,
+                        event.start_mark)
+        elif isinstance(event, yaml.MappingStartEvent):
+            node = _Map(str(event.tag) if event.tag not in (None, "!") else _MAP,
+                        event.start_mark)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            stack.pop()
+            continue
+        else:  # stream start/end, document end
+            continue
+        if event.anchor is not None:
+            anchors[str(event.anchor)] = node
+        attach(node)
+        if isinstance(node, (_Seq, _Map)):
+            stack.append(node)
+            if len(stack) > MAX_DEPTH:
+                raise _fail(file, node, "NP005", f"nested more than {MAX_DEPTH} levels deep",
+                            "intent is a few levels deep: flatten the structure")
+    return root
+
+
+# --------------------------------------------------------------------------- values
+
+
+class _Builder:
+    """Turns a composed node graph into plain values plus a path -> Loc table."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.marks: dict[PathKey, Loc] = {}
+        self.count = 0
+        self.merged: dict[int, list[tuple[str, _Node, _Node]]] = {}
+        """Pairs of each mapping already used as a merge source: merging it again costs
+        nothing, so merge keys that fan out (each level merging the one below twice) stay
+        linear instead of doubling per level."""
+
+    def loc(self, node: _Node) -> Loc:
+        return Loc(self.file, node.line, node.column)
+
+    def fail(self, node: _Node, code: str, message: str, hint: str) -> LoadError:
+        return _fail(self.file, node, code, message, hint)
+
+    def spend(self, node: _Node, what: str) -> None:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(
+                node, "NP005", f"document expands to more than {MAX_NODES} values ({what})",
+                "remove the anchor/alias chain; intent files should be explicit",
+            )
+
+    def build(self, node: _Node, path: PathKey, stack: tuple[int, ...]) -> Any:
+        self.spend(node, "alias/anchor expansion")
+        if id(node) in stack:
+            raise self.fail(node, "NP005", "recursive structure: an alias inside its own anchor",
+                            "remove the self-referencing alias")
+        if len(stack) >= MAX_DEPTH:
+            raise self.fail(node, "NP005", f"nested more than {MAX_DEPTH} levels deep once "
+                            "aliases are expanded", "flatten the structure")
+        self.marks.setdefault(path, self.loc(node))
+        if isinstance(node, _Map):
+            return self.mapping(node, path, (*stack, id(node)))
+        if isinstance(node, _Seq):
+            if node.tag != _SEQ:
+                raise self.tag_error(node)
+            inner = (*stack, id(node))
+            return [self.build(item, (*path, i), inner) for i, item in enumerate(node.items)]
+        assert isinstance(node, _Scalar)
+        value = self.scalar(node)
+        if isinstance(value, str):
+            self.check_text(node, value)
+        return value
+
+    def tag_error(self, node: _Node) -> LoadError:
+        tag = node.tag.replace(_CORE, "!!")
+        return self.fail(node, "NP007", f"YAML tag {excerpt(tag)} is not allowed",
+                         "intent is plain YAML: remove the tag (only !!str, !!int, !!float, "
+                         "!!bool, !!null, !!seq and !!map are read)")
+
+    # -- scalars: YAML 1.2 core, with the forms 1.1 reads differently refused
+
+    def scalar(self, node: _Scalar) -> Any:
+        text, tag = node.value, node.tag
+        if tag in (_TEXT, _STR):
+            return text
+        if tag == _PLAIN:
+            if text in _NULLS:
+                return None
+            if text in _BOOLS:
+                return _BOOLS[text]
+            if text[:1] in "0123456789+-.":
+                number = self.number(node, text)
+                if number is not None:
+                    return number
+            return text
+        if tag == _NULL and text in _NULLS:
+            return None
+        if tag == _BOOL and text in _BOOLS:
+            return _BOOLS[text]
+        if tag in (_INT, _FLOAT):
+            number = self.number(node, text)
+            if isinstance(number, int) or (tag == _FLOAT and isinstance(number, float)):
+                return number if tag == _INT else float(number)
+        if tag in (_NULL, _BOOL, _INT, _FLOAT):
+            raise self.fail(node, "NP008", f"{excerpt(text)} is not a valid "
+                            f"{tag.replace(_CORE, '!!')}", "remove the tag or fix the value")
+        raise self.tag_error(node)
+
+    def number(self, node: _Scalar, text: str) -> int | float | None:
+        """The number a plain scalar means, None if it is text; refuses ambiguous forms."""
+        if _LEADING_ZERO.match(text):
+            digits = text.lstrip("+-").replace("_", "")
+            sign = "-" if text.startswith("-") else ""
+            as_octal = f" as octal ({sign}{int(digits, 8)})" if set(digits) <= set("01234567") \
+                else ""
+            raise self.fail(node, "NP008", f"{excerpt(text)} has a leading zero: YAML 1.1 "
+                            f"tools read it{as_octal}, YAML 1.2 as {sign}{int(digits, 10)}",
+                            f"write {sign}{int(digits, 10)} (or quote it if it is text)")
+        radix = _RADIX.match(text)
+        if radix:
+            base = {"x": 16, "o": 8, "b": 2}[radix["r"].lower()]
+            try:
+                value = f"{int(radix['digits'].replace('_', ''), base)}"
+            except ValueError:
+                value = ""
+            hint = f"write {value} in decimal" if value and len(value) <= MAX_INT_DIGITS \
+                else "write the number in decimal"
+            raise self.fail(node, "NP008", f"{excerpt(text)} is not a decimal number "
+                            "(YAML 1.1 and 1.2 disagree on these forms)",
+                            hint + " (or quote it if it is text)")
+        if _DECIMAL.match(text):
+            if len(text.lstrip("+-")) > MAX_INT_DIGITS:
+                raise self.fail(node, "NP008", f"number {excerpt(text, 12)} has more than "
+                                f"{MAX_INT_DIGITS} digits", "no value in intent is that large")
+            return int(text)
+        if _FLOAT_RE.match(text):
+            if len(text) > 64:
+                raise self.fail(node, "NP008", f"number {excerpt(text, 12)} is too long",
+                                "no value in intent is that long")
+            return float(text)
+        if text.lower() in _SPECIAL_FLOATS:
+            return _SPECIAL_FLOATS[text.lower()]
+        return None
+
+    def check_text(self, node: _Node, value: str) -> None:
+        bad = UNSAFE.search(value)
+        if bad:
+            raise self.fail(
+                node, "NP006",
+                f"string contains a control character {bad.group()!r}: {excerpt(value)}",
+                "strings end up in device configs; keep them on one line without "
+                "control characters",
+            )
+        if _TEMPLATE_SYNTAX.search(value):
+            raise self.fail(
+                node, "NP009", f"template syntax in a value: {excerpt(value)}",
+                "intent is data, never a template: remove '{{', '{%' and '{#'",
+            )
+        if _PLACEHOLDER in value:
+            raise self.fail(
+                node, "NP031", f"a secret placeholder is written here: {excerpt(value)}",
+                "secrets are filled in only where the model puts them: name a declared "
+                "secret in a *_secret field (see docs/intent.md, secrets)",
+            )
+
+    # -- mappings
+
+    def key_of(self, key_node: _Node) -> str:
+        if not isinstance(key_node, _Scalar):
+            raise self.fail(key_node, "NP011", "a mapping key must be a plain name, not a "
+                            "list or mapping", "quote the key")
+        if len(key_node.value) > MAX_KEY_CHARS:
+            raise self.fail(key_node, "NP005", f"key {excerpt(key_node.value)} is longer than "
+                            f"{MAX_KEY_CHARS} characters", "keys are names: keep them short")
+        key = self.scalar(key_node)
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise self.fail(key_node, "NP011", f"mapping key {excerpt(key_node.value)} is not "
+                            "a string", "quote the key")
+        key = str(key)
+        self.check_text(key_node, key)
+        if key == LOC_KEY:
+            raise self.fail(key_node, "NP010", f"key {LOC_KEY!r} is reserved", "rename the key")
+        return key
+
+    def is_merge(self, key_node: _Node) -> bool:
+        return isinstance(key_node, _Scalar) and (
+            key_node.tag == _MERGE or (key_node.tag == _PLAIN and key_node.value == "<<"))
+
+    def pairs(self, node: _Map, merging: tuple[int, ...] = ()
+              ) -> list[tuple[str, _Node, _Node]]:
+        """(key, key node, value node) without duplicates; explicit keys first."""
+        if node.tag != _MAP:
+            raise self.tag_error(node)
+        if id(node) in merging:
+            raise self.fail(node, "NP005", "merge key '<<' refers to its own mapping",
+                            "remove the self-referencing merge")
+        if len(merging) >= MAX_DEPTH:
+            raise self.fail(node, "NP005", f"merge keys nested more than {MAX_DEPTH} deep",
+                            "merge fewer levels")
+        merging = (*merging, id(node))
+        explicit: list[tuple[str, _Node, _Node]] = []
+        merged: list[tuple[str, _Node, _Node]] = []
+        first_seen: dict[str, _Node] = {}
+        for key_node, value_node in node.pairs:
+            if self.is_merge(key_node):
+                sources = value_node.items if isinstance(value_node, _Seq) else [value_node]
+                for src in dict.fromkeys(sources):  # a source named twice adds nothing
+                    if not isinstance(src, _Map):
+                        raise self.fail(key_node, "NP001", "merge key '<<' needs a mapping",
+                                        "merge only mappings")
+                    if id(src) not in self.merged:  # checked like any mapping, once
+                        self.merged[id(src)] = self.pairs(src, merging)
+                    items = self.merged[id(src)]
+                    self.count += len(items)
+                    if self.count > MAX_NODES:
+                        raise self.fail(key_node, "NP005", f"document expands to more than "
+                                        f"{MAX_NODES} values (merge-key expansion)",
+                                        "merge fewer levels; intent files should be explicit")
+                    merged.extend(items)
+                continue
+            key = self.key_of(key_node)
+            if key in first_seen:
+                raise self.fail(
+                    key_node, "NP002",
+                    f"duplicate key {excerpt(key)} (first at line {first_seen[key].line})",
+                    "YAML keeps only the last value silently; remove one of them",
+                )
+            first_seen[key] = key_node
+            explicit.append((key, key_node, value_node))
+        for item in merged:  # explicit keys win; among merged sources, the first one wins
+            if item[0] not in first_seen:
+                first_seen[item[0]] = item[1]
+                explicit.append(item)
+        return explicit
+
+    def mapping(self, node: _Map, path: PathKey, stack: tuple[int, ...]) -> Any:
+        result: dict[str, Any] = {}
+        keys: dict[str, Loc] = {}
+        children: dict[str, Source] = {}
+        for key, key_node, value_node in self.pairs(node):
+            # Point at the value when it is on the key's line, else at the key: a block
+            # below its key is best shown by the key's line.
+            same_line = value_node.line == key_node.line
+            keys[key] = self.loc(value_node if same_line else key_node)
+            self.marks[(*path, key)] = keys[key]
+            result[key] = self.build(value_node, (*path, key), stack)
+            if isinstance(result[key], dict):
+                children[key] = result[key][LOC_KEY]
+        result[LOC_KEY] = Source(self.loc(node), keys, children)
+        return result
+
+
+# --------------------------------------------------------------------------- entry points
 
 
 def _char_loc(file: str, text: str, index: int) -> Loc:
@@ -84,11 +471,7 @@ def _char_loc(file: str, text: str, index: int) -> Loc:
 
 def _decode(file: str, raw: bytes) -> str:
     if len(raw) > MAX_FILE_BYTES:
-        raise LoadError(Finding.at(
-            Loc(file, 1, 1), "NP003",
-            f"file is {len(raw)} bytes, over the {MAX_FILE_BYTES} byte limit",
-            "split the file, or check that it is really intent and not generated data",
-        ))
+        raise LoadError(_too_large(file, len(raw)))
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM is harmless; positions count after it
     try:
         return raw.decode("utf-8")
@@ -101,161 +484,77 @@ def _decode(file: str, raw: bytes) -> str:
         )) from None
 
 
-class _Builder:
-    """Turns a composed node graph into plain values plus a path -> Loc table."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.marks: dict[PathKey, Loc] = {}
-        self.count = 0
-        self.constructor = yaml.SafeLoader("")
-
-    def loc(self, node: yaml.Node) -> Loc:
-        return Loc(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
-
-    def fail(self, node: yaml.Node, code: str, message: str, hint: str) -> LoadError:
-        return LoadError(Finding.at(self.loc(node), code, message, hint))
-
-    def build(self, node: yaml.Node, path: PathKey, stack: tuple[int, ...]) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise self.fail(
-                node, "NP005",
-                f"document expands to more than {MAX_NODES} values (alias/anchor expansion)",
-                "remove the anchor/alias chain; intent files should be explicit",
-            )
-        if id(node) in stack or len(stack) > MAX_DEPTH:
-            raise self.fail(node, "NP005", "recursive or too deeply nested structure",
-                            "remove the self-referencing alias")
-        self.marks.setdefault(path, self.loc(node))
-        stack = (*stack, id(node))
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path, stack)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i), stack) for i, item in enumerate(node.value)]
-        value = self.constructor.construct_object(node, deep=True)
-        if isinstance(value, str):
-            self.check_text(node, value)
-        return value
-
-    def check_text(self, node: yaml.Node, value: str) -> None:
-        bad = _CONTROL.search(value)
-        if bad:
-            raise self.fail(
-                node, "NP006",
-                f"string contains a control character {bad.group()!r}: "
-                f"{value[:40]!r}",
-                "strings end up in device configs; keep them on one line without "
-                "control characters",
-            )
-
-    def key_of(self, key_node: yaml.Node) -> str:
-        key = self.constructor.construct_object(key_node, deep=True)
-        if not isinstance(key, (str, int)) or isinstance(key, bool):
-            raise self.fail(key_node, "NP011", f"mapping key {key!r} is not a string",
-                            "quote the key")
-        key = str(key)
-        self.check_text(key_node, key)
-        if key == LOC_KEY:
-            raise self.fail(key_node, "NP010", f"key {LOC_KEY!r} is reserved", "rename the key")
-        return key
-
-    def pairs(self, node: yaml.MappingNode) -> list[tuple[str, yaml.Node, yaml.Node]]:
-        """(key, key node, value node) without duplicates; explicit keys first."""
-        explicit: list[tuple[str, yaml.Node, yaml.Node]] = []
-        merged: list[tuple[str, yaml.Node, yaml.Node]] = []
-        first_seen: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) \
-                    else [value_node]
-                for src in sources:
-                    if not isinstance(src, yaml.MappingNode):
-                        raise self.fail(src, "NP001", "merge key '<<' needs a mapping",
-                                        "merge only mappings")
-                    merged.extend(self.pairs(src))  # checked like any mapping
-                continue
-            key = self.key_of(key_node)
-            if key in first_seen:
-                raise self.fail(
-                    key_node, "NP002",
-                    f"duplicate key {key!r} (first at line {first_seen[key].start_mark.line + 1})",
-                    "YAML keeps only the last value silently; remove one of them",
-                )
-            first_seen[key] = key_node
-            explicit.append((key, key_node, value_node))
-        for item in merged:  # explicit keys win; among merged sources, the first one wins
-            if item[0] not in first_seen:
-                first_seen[item[0]] = item[1]
-                explicit.append(item)
-        return explicit
-
-    def mapping(self, node: yaml.MappingNode, path: PathKey, stack: tuple[int, ...]) -> Any:
-        result: dict[str, Any] = {}
-        keys: dict[str, Loc] = {}
-        children: dict[str, Source] = {}
-        for key, key_node, value_node in self.pairs(node):
-            # Point at the value when it is on the key's line, else at the key: a block
-            # below its key is best shown by the key's line.
-            same_line = value_node.start_mark.line == key_node.start_mark.line
-            keys[key] = self.loc(value_node if same_line else key_node)
-            self.marks[(*path, key)] = keys[key]
-            result[key] = self.build(value_node, (*path, key), stack)
-            if isinstance(result[key], dict):
-                children[key] = result[key][LOC_KEY]
-        result[LOC_KEY] = Source(self.loc(node), keys, children)
-        return result
+def _too_large(file: str, size: int) -> Finding:
+    return Finding.at(
+        Loc(file, 1, 1), "NP003", f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit",
+        "split the file, or check that it is really intent and not generated data",
+    )
 
 
 def load_text(file: str, text: str) -> Document:
     """Load one YAML document from text; ``file`` is the name used in findings."""
-    builder = _Builder(file)
+    raw = _RAW_BREAKS.search(text)
+    if raw:
+        raise LoadError(Finding.at(
+            _char_loc(file, text, raw.start()), "NP006",
+            f"file contains the invisible character {raw.group()!r}",
+            "remove it: intent files are plain text, and this character is a line break to "
+            "some YAML readers or hides what a reviewer sees",
+        ))
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        root = _compose(file, yaml.parse(text, Loader=PARSER))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         raise LoadError(Finding.at(
-            loc, "NP001", f"YAML syntax error: {exc.problem or exc}",
+            loc, "NP001", f"YAML syntax error: {clip(exc.problem or exc, 80)}",
             "check indentation and quoting around this line",
         )) from None
     except yaml.reader.ReaderError as exc:
         raise LoadError(Finding.at(
             _char_loc(file, text, exc.position), "NP006",
             f"file contains a control character {chr(exc.character)!r}"
-            if isinstance(exc.character, int) else f"unreadable character: {exc.reason}",
+            if isinstance(exc.character, int) else "file contains an unreadable character",
             "remove it: intent files are plain text",
         )) from None
-    except yaml.YAMLError as exc:
-        raise LoadError(Finding.at(Loc(file, 1, 1), "NP001", f"YAML error: {exc}",
+    except yaml.YAMLError:
+        raise LoadError(Finding.at(Loc(file, 1, 1), "NP001", "YAML error",
                                    "check the file")) from None
-    if len(nodes) > 1:
-        starts: list[Any] = [e.start_mark for e in yaml.parse(text, Loader=yaml.SafeLoader)
-                             if isinstance(e, yaml.DocumentStartEvent)]
-        mark = starts[1] if len(starts) > 1 else nodes[1].start_mark
-        raise LoadError(Finding.at(
-            Loc(file, int(mark.line) + 1, int(mark.column) + 1), "NP001",
-            "more than one YAML document in the file",
-            "remove the '---' separator: one document per file",
-        ))
-    if not nodes or nodes[0] is None:
+    if root is None:
         return Document(file, None, {(): Loc(file, 1, 1)})
-    data = builder.build(nodes[0], (), ())
+    builder = _Builder(file)
+    data = builder.build(root, (), ())
     return Document(file, data, builder.marks)
 
 
+def read_file(root: Path, rel: str) -> Document:
+    """Load ``root/rel``: a regular file inside ``root`` (see :mod:`pipeline.files`).
+
+    Raises LoadError (NP013 missing or unreadable, NP014 refused, NP003 too large).
+    """
+    try:
+        raw = files.read_bytes(root, rel, MAX_FILE_BYTES)
+    except files.Refused as exc:
+        if exc.size is not None:
+            raise LoadError(_too_large(rel, exc.size)) from None
+        code, hint = ("NP013", f"create {rel} (see the example network)") if exc.missing else (
+            "NP014", "netpipe reads only regular files inside the repository, never through "
+                     "a symbolic link: put the file itself here")
+        raise LoadError(Finding.at(Loc(rel), code, f"{exc.rel} {exc.reason}", hint),
+                        missing=exc.missing) from None
+    return load_text(rel, _decode(rel, raw))
+
+
 def load_file(path: Path, root: Path) -> Document:
-    """Load ``path``; findings name it relative to ``root``."""
+    """Load ``path`` (inside ``root``); findings name it relative to ``root``."""
     try:
-        name = path.relative_to(root).as_posix()
+        rel = path.relative_to(root).as_posix()
     except ValueError:
-        name = path.as_posix()
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(Finding.at(Loc(name), "NP013", f"cannot read file: {exc.strerror}",
-                                   "check the path and permissions")) from None
-    return load_text(name, _decode(name, raw))
+        rel = ""
+    if not rel:
+        raise LoadError(Finding.at(Loc(path.name), "NP014", "file is outside the repository",
+                                   "netpipe reads only files inside the repository"))
+    return read_file(root, rel)
 
 
 def strip_locs(data: Any) -> Any:

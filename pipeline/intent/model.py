@@ -14,17 +14,20 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from pipeline.findings import Finding, Loc
+from pipeline.findings import Finding, Loc, excerpt
+from pipeline.intent import ports
 from pipeline.intent.loader import LOC_KEY, Source, strip_locs
 
 Name = Annotated[
@@ -32,6 +35,10 @@ Name = Annotated[
 ]
 """Identifiers that end up as config tokens: no spaces, at most 32 characters."""
 Text = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Int = Annotated[int, Strict()]
+"""Every integer in intent: written as a decimal number, never 210.0, "210" or true."""
+Bool = Annotated[bool, Strict()]
+"""Every flag in intent: true or false (YAML 1.2), never yes/no/on/off or 1/0."""
 SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
 """The name of an environment variable holding a secret, never the secret itself."""
 
@@ -46,7 +53,7 @@ def _to_area(value: Any) -> Any:
     return value
 
 
-Area = Annotated[int, BeforeValidator(_to_area), Field(ge=0, le=2**32 - 1)]
+Area = Annotated[Int, BeforeValidator(_to_area), Field(ge=0, le=2**32 - 1)]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -100,7 +107,7 @@ class Node(BaseModel):
             )
             loc = src.at(key) if isinstance(src, Source) else None
             info.context.setdefault("findings", []).append(
-                Finding.at(loc, "NP010", f"unknown key {key!r}", hint)
+                Finding.at(loc, "NP010", f"unknown key {excerpt(key)}", hint)
             )
         return {k: v for k, v in data.items() if k not in unknown}
 
@@ -125,7 +132,7 @@ class NetworkSettings(Node):
 
     name: Name
     domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]{1,253}$")]
-    asn: Annotated[int, Field(ge=1, le=4294967295)]
+    asn: Annotated[Int, Field(ge=1, le=4294967295)]
     ntp: list[IPv4Address] = []
     dns: list[IPv4Address] = []
     syslog: list[IPv4Address] = []
@@ -134,12 +141,20 @@ class NetworkSettings(Node):
     banner: Text = ""
     management_zone: Name = "mgmt"
 
+    @field_validator("banner")
+    @classmethod
+    def _banner(cls, value: str) -> str:
+        if "^" in value:
+            raise ValueError("the banner may not contain '^': IOS ends a banner at ^C, so the "
+                             "rest would be read as config lines")
+        return value
+
 
 # --------------------------------------------------------------------------- sites
 
 
 class Vlan(Node):
-    id: int
+    id: Int
     name: Name
     zone: Name
     subnet: IPv4Network
@@ -156,13 +171,20 @@ class Vlan(Node):
 class PortGroup(Node):
     """Access ports of one switch: a range string (``GigabitEthernet1/0/1-12``) in one VLAN."""
 
-    interfaces: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9/.,\- ]*$")]
-    vlan: int
+    interfaces: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9/.,\- ]*$",
+                                                 max_length=200)]
+    vlan: Int
     description: Text = ""
+
+    @field_validator("interfaces")
+    @classmethod
+    def _ranges(cls, value: str) -> str:
+        ports.check(value)
+        return value
 
 
 class SwitchManagement(Node):
-    vlan: int
+    vlan: Int
     address: IPv4Interface
 
 
@@ -192,7 +214,7 @@ class LinkEnd(Node):
     port: str
     address: IPv4Interface | None = None
     ospf_area: Area | None = None
-    ospf_cost: Annotated[int, Field(ge=1, le=65535)] | None = None
+    ospf_cost: Annotated[Int, Field(ge=1, le=65535)] | None = None
 
     @field_validator("port")
     @classmethod
@@ -221,7 +243,7 @@ End = Annotated[LinkEnd, BeforeValidator(_to_end)]
 
 class OspfLink(Node):
     area: Area = 0
-    cost: Annotated[int, Field(ge=1, le=65535)] = 10
+    cost: Annotated[Int, Field(ge=1, le=65535)] = 10
 
 
 class Link(Node):
@@ -231,13 +253,13 @@ class Link(Node):
     description: Text = ""
     subnet: IPv4Network | None = None
     ospf: OspfLink | None = None
-    vlans: list[int] | str = []
-    native_vlan: int | None = None
+    vlans: list[Int] | str = []
+    native_vlan: Int | None = None
 
 
 class BgpPeer(Node):
     address: IPv4Address
-    asn: Annotated[int, Field(ge=1, le=4294967295)]
+    asn: Annotated[Int, Field(ge=1, le=4294967295)]
     description: Text = ""
     password_secret: SecretName | None = None
     announces: list[IPv4Network] = []
@@ -268,12 +290,12 @@ class Topology(Node):
 
 
 class OspfSettings(Node):
-    reference_bandwidth: Annotated[int, Field(ge=1, le=4294967)] = 100000
-    spf_throttle: tuple[int, int, int] = (50, 200, 5000)
-    lsa_throttle: Annotated[int, Field(ge=0, le=5000)] = 5000
-    lsa_min_arrival: Annotated[int, Field(ge=0, le=600000)] = 1000
-    hello_interval: Annotated[int, Field(ge=1, le=65535)] = 10
-    dead_interval: Annotated[int, Field(ge=1, le=65535)] = 40
+    reference_bandwidth: Annotated[Int, Field(ge=1, le=4294967)] = 100000
+    spf_throttle: tuple[Int, Int, Int] = (50, 200, 5000)
+    lsa_throttle: Annotated[Int, Field(ge=0, le=5000)] = 5000
+    lsa_min_arrival: Annotated[Int, Field(ge=0, le=600000)] = 1000
+    hello_interval: Annotated[Int, Field(ge=1, le=65535)] = 10
+    dead_interval: Annotated[Int, Field(ge=1, le=65535)] = 40
     default_originate: list[Name] = []
     redistribute_bgp: Map[Name, Name] = {}
     """device -> prefix list of BGP routes that device puts into OSPF."""
@@ -288,7 +310,7 @@ class StaticRoute(Node):
 
 class PrefixEntry(Node):
     prefix: IPv4Network
-    le: Annotated[int, Field(ge=0, le=32)] | None = None
+    le: Annotated[Int, Field(ge=0, le=32)] | None = None
 
 
 def _to_prefix_entry(value: Any) -> Any:
@@ -296,7 +318,7 @@ def _to_prefix_entry(value: Any) -> Any:
     if isinstance(value, str):
         parts = value.split()
         if len(parts) == 3 and parts[1] == "le":
-            return {"prefix": parts[0], "le": parts[2]}
+            return {"prefix": parts[0], "le": int(parts[2]) if parts[2].isdigit() else parts[2]}
         return {"prefix": value}
     return value
 
@@ -314,10 +336,27 @@ class Routing(Node):
 SERVICE_RE = re.compile(r"^(?:(?P<proto>tcp|udp)/(?P<lo>\d{1,5})(?:-(?P<hi>\d{1,5}))?|icmp|any)$")
 
 
+def _service(spec: str) -> str:
+    """``tcp/PORT``, ``udp/LO-HI``, ``icmp`` or ``any``, ports within 1-65535 and in order."""
+    match = SERVICE_RE.match(spec)
+    if not match:
+        raise ValueError(f"{excerpt(spec)} is not 'tcp/PORT', 'udp/LO-HI', 'icmp' or 'any'")
+    if match["proto"]:
+        lo, hi = int(match["lo"]), int(match["hi"] or match["lo"])
+        if not (1 <= lo <= 65535 and 1 <= hi <= 65535):
+            raise ValueError(f"{excerpt(spec)}: ports are 1 to 65535")
+        if hi < lo:
+            raise ValueError(f"{excerpt(spec)}: the range is reversed")
+    return spec
+
+
+Service = Annotated[str, StringConstraints(max_length=20), AfterValidator(_service)]
+
+
 class Zone(Node):
     description: Text = ""
     networks: list[IPv4Network] = []
-    default: bool = False
+    default: Bool = False
     """The zone of every address no other zone claims (the Internet)."""
 
 
@@ -332,7 +371,7 @@ class Rule(Node):
     to: list[Name]
     services: list[Name]
     action: Literal["allow", "deny"] = "allow"
-    log: bool = False
+    log: Bool = False
     description: Text = ""
 
     @field_validator("from_", "to", "services", mode="before")
@@ -343,13 +382,13 @@ class Rule(Node):
 
 class DefaultAction(Node):
     action: Literal["deny"] = "deny"
-    log: bool = True
+    log: Bool = True
 
 
 class Firewall(Node):
     """intent/firewall.yaml: zones and conduits, ordered rules, default deny."""
 
-    services: Map[Name, list[str]] = {}
+    services: Map[Name, list[Service]] = {}
     zones: Map[Name, Zone] = {}
     groups: Map[Name, AddressGroup] = {}
     rules: list[Rule] = []
@@ -362,18 +401,6 @@ class Firewall(Node):
     def _service_lists(cls, value: Any) -> Any:
         if isinstance(value, dict):
             return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
-        return value
-
-    @field_validator("services")
-    @classmethod
-    def _service_syntax(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, specs in value.items():
-            for spec in specs:
-                if not SERVICE_RE.match(spec):
-                    raise ValueError(
-                        f"service {name!r}: {spec!r} is not "
-                        "'tcp/PORT', 'udp/LO-HI', 'icmp' or 'any'"
-                    )
         return value
 
 
@@ -389,10 +416,16 @@ class HostData(Node):
     site: Name
     role: Literal["core", "edge", "access"]
     model: Text = ""
-    interfaces: list[str]
+    interfaces: list[Annotated[str, StringConstraints(max_length=100)]]
     """Ports the device has; ranges allowed (``GigabitEthernet1/0/1-48``)."""
     loopback: IPv4Interface | None = None
     credentials: Credentials | None = None
+
+    @field_validator("interfaces")
+    @classmethod
+    def _ranges(cls, value: list[str]) -> list[str]:
+        ports.check(value)
+        return value
 
 
 class Host(Node):
@@ -402,7 +435,7 @@ class Host(Node):
     hostname: str
     platform: Literal["frr", "ios"]
     groups: list[str] = []
-    port: int | None = None
+    port: Int | None = None
     username: str | None = None
     connection_options: Annotated[dict[str, Any], BeforeValidator(strip_locs)] = {}
     data: HostData

@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline.findings import Finding, Loc
-from pipeline.intent.loader import LOC_KEY, Document, LoadError, Source, load_file
+from pipeline import files
+from pipeline.findings import Finding, Loc, clip, excerpt
+from pipeline.intent.loader import LOC_KEY, Document, LoadError, Source, read_file
 from pipeline.intent.model import Firewall, Host, NetworkSettings, Routing, Site, Topology
 
 M = TypeVar("M", bound=BaseModel)
@@ -44,11 +45,27 @@ class Intent:
     files: list[str] = field(default_factory=list)
 
 
-def _error_message(err: Any) -> tuple[str, str]:
+def _error_message(err: Any) -> tuple[str, str, str]:
+    """(code, message, hint) for one pydantic error; the input is quoted only as an excerpt."""
     kind = err["type"]
     if kind == "missing":
-        return "NP012", "required key is missing"
-    return "NP011", str(err["msg"]).removeprefix("Value error, ")
+        return "NP012", "required key is missing", ""
+    value = err.get("input")
+    message = clip(str(err["msg"]).removeprefix("Value error, "), 160)
+    hint = "see docs/intent.md for the expected form"
+    if kind in ("int_type", "int_parsing"):
+        if isinstance(value, float):
+            hint = "write a whole number (210, not 210.0)"
+        elif isinstance(value, str) and ":" in value and value.replace(":", "").isdigit():
+            hint = (f"{excerpt(value)} is text in YAML 1.2 and a base-60 number in YAML 1.1: "
+                    "write the number you mean")
+        elif isinstance(value, str):
+            hint = "a quoted number is text: write the number without quotes"
+        elif isinstance(value, bool):
+            hint = "write a number, not true/false"
+    elif kind == "bool_type":
+        hint = "write true or false (YAML 1.2: yes/no/on/off are text)"
+    return "NP011", message, hint
 
 
 def _locate(doc: Document, data: Any, base: tuple[str | int, ...],
@@ -83,32 +100,39 @@ def _validate(doc: Document, model: type[M], data: Any, base: tuple[str | int, .
     except ValidationError as exc:
         result = None
         for err in exc.errors():
-            code, message = _error_message(err)
+            code, message, hint = _error_message(err)
             path = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
-            where = ".".join(str(p) for p in path) or "document"
+            where = excerpt(".".join(str(p) for p in path) or "document", 80)[1:-1]
             if code == "NP012":
                 message = f"{where}: required key is missing"
-                hint = f"add {err['loc'][-1]!r} here"
+                hint = f"add {excerpt(err['loc'][-1])} here"
             else:
                 message = f"{where}: {message}"
-                hint = "see docs/intent.md for the expected form"
             findings.append(Finding.at(_locate(doc, data, base, path), code, message, hint))
     findings.extend(context["findings"])
     return result
 
 
 def _load(root: Path, rel: str, findings: list[Finding], required: bool = True) -> Document | None:
-    path = root / rel
-    if not path.exists():
-        if required:
-            findings.append(Finding.at(Loc(rel), "NP013", "file is missing",
-                                       f"create {rel} (see the example network)"))
-        return None
     try:
-        return load_file(path, root)
+        return read_file(root, rel)
     except LoadError as exc:
-        findings.append(exc.finding)
+        if required or not exc.missing:
+            findings.append(exc.finding)
         return None
+
+
+def _site_files(root: Path, findings: list[Finding]) -> list[str]:
+    """intent/sites/*.yaml, the folder itself a real folder inside the repository."""
+    try:
+        names = files.listdir(root, SITES_DIR)
+    except files.Refused as exc:
+        if not exc.missing:
+            findings.append(Finding.at(Loc(exc.rel), "NP014", f"{exc.rel} {exc.reason}",
+                                       "netpipe reads only real folders and files inside the "
+                                       "repository, never through a symbolic link"))
+        return []
+    return [f"{SITES_DIR}/{name}" for name in names if name.endswith(".yaml")]
 
 
 def _mapping(doc: Document | None, findings: list[Finding]) -> dict[str, Any]:
@@ -128,7 +152,7 @@ def _merged_host(name: str, host: dict[str, Any], where: Loc, groups: dict[str, 
     Each merged key keeps the position where it was written (host, group or defaults
     file), so a bad value inherited from a group is reported in groups.yaml.
     """
-    chain = [host] + [groups[g] for g in host.get("groups", []) or []
+    chain = [host] + [groups[g] for g in _group_names(host)
                       if isinstance(groups.get(g), dict)] + [defaults]
     merged: dict[str, Any] = {"name": name}
     keys: dict[str, Loc] = {"name": where}
@@ -181,8 +205,17 @@ def _check_no_secrets(data: Any, findings: list[Finding], where: str = "") -> No
             _check_no_secrets(value, findings, f"{where}{key}.")
 
 
-def _load_inventory(root: Path, findings: list[Finding]) -> dict[str, Host]:
+def _group_names(host: dict[str, Any]) -> list[str]:
+    """The host's group names as written; anything else is left to the schema (NP011)."""
+    groups = host.get("groups")
+    return [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
+
+
+def _load_inventory(root: Path, findings: list[Finding],
+                    loaded: list[str] | None = None) -> dict[str, Host]:
     docs = [_load(root, rel, findings, required=(rel == INVENTORY[0])) for rel in INVENTORY]
+    if loaded is not None:
+        loaded.extend(rel for rel, doc in zip(INVENTORY, docs, strict=True) if doc is not None)
     hosts_doc = docs[0]
     hosts, groups, defaults = (_mapping(d, findings) for d in docs)
     for data in (hosts, groups, defaults):
@@ -190,17 +223,22 @@ def _load_inventory(root: Path, findings: list[Finding]) -> dict[str, Host]:
     result: dict[str, Host] = {}
     if hosts_doc is None:
         return result
+    if not any(name != LOC_KEY for name in hosts):
+        findings.append(Finding.at(hosts_doc.loc(()), "NP013", f"{INVENTORY[0]} has no hosts",
+                                   "add one entry per device (see the example network)"))
     for name, host in hosts.items():
         if name == LOC_KEY:
             continue
         if not isinstance(host, dict):
             findings.append(Finding.at(hosts_doc.loc((name,)), "NP011",
-                                       f"host {name!r} must be a mapping", "see inventory docs"))
+                                       f"host {excerpt(name)} must be a mapping",
+                                       "see inventory docs"))
             continue
-        for group in host.get("groups", []) or []:
+        for group in _group_names(host):
             if group not in groups:
                 findings.append(Finding.at(hosts_doc.loc((name, "groups")), "NP021",
-                                           f"host {name!r} names unknown group {group!r}",
+                                           f"host {excerpt(name)} names unknown group "
+                                           f"{excerpt(group)}",
                                            "define it in inventory/groups.yaml"))
         merged = _merged_host(name, host, hosts_doc.loc((name,)), groups, defaults)
         model = _validate(hosts_doc, Host, merged, (name,), findings)
@@ -219,7 +257,7 @@ def parse(root: Path) -> tuple[Intent | None, list[Finding]]:
     """Load and validate everything under ``root``; the intent is None if any file failed."""
     findings: list[Finding] = []
     parsed: dict[str, Any] = {}
-    files: list[str] = []
+    read: list[str] = []
     models: dict[str, type[BaseModel]] = {
         "network": NetworkSettings, "topology": Topology, "routing": Routing,
         "firewall": Firewall,
@@ -229,20 +267,19 @@ def parse(root: Path) -> tuple[Intent | None, list[Finding]]:
         if doc is None:
             parsed[key] = None if key == "network" else models[key]()
             continue
-        files.append(rel)
+        read.append(rel)
         parsed[key] = _validate(doc, models[key], _mapping(doc, findings), (), findings)
 
     sites: dict[str, Site] = {}
-    site_files = sorted((root / SITES_DIR).glob("*.yaml")) if (root / SITES_DIR).is_dir() else []
+    site_files = _site_files(root, findings)
     if not site_files:
         findings.append(Finding.at(Loc(SITES_DIR), "NP013", "no site files",
                                    f"add one {SITES_DIR}/<site>.yaml per site"))
-    for path in site_files:
-        rel = path.relative_to(root).as_posix()
+    for rel in site_files:
         doc = _load(root, rel, findings)
         if doc is None:
             continue
-        files.append(rel)
+        read.append(rel)
         site = _validate(doc, Site, _mapping(doc, findings), (), findings)
         if site is None:
             continue
@@ -253,11 +290,12 @@ def parse(root: Path) -> tuple[Intent | None, list[Finding]]:
             continue
         sites[site.name] = site
 
-    hosts = _load_inventory(root, findings)
-    files.extend(rel for rel in INVENTORY if (root / rel).exists())
+    loaded: list[str] = []
+    hosts = _load_inventory(root, findings, loaded)
+    read.extend(loaded)
     if findings or any(v is None for v in parsed.values()):
         return None, findings
     return Intent(
         root=root, network=parsed["network"], sites=sites, topology=parsed["topology"],
-        routing=parsed["routing"], firewall=parsed["firewall"], hosts=hosts, files=files,
+        routing=parsed["routing"], firewall=parsed["firewall"], hosts=hosts, files=read,
     ), findings

@@ -10,8 +10,13 @@ import re
 
 from netutils.interface import canonical_interface_name
 
+from pipeline.findings import excerpt
+
 _RANGE = re.compile(r"^(?P<prefix>.*?)(?P<lo>\d+)-(?P<hi>\d+)$")
-MAX_RANGE = 1024
+MAX_RANGE = 256
+"""Ports in one range: more than a stack member or a Linux box has (checked before expanding)."""
+VLAN_MIN, VLAN_MAX = 1, 4094
+_VLAN_ID = re.compile(r"[0-9]+\Z")
 
 
 def normalise(name: str, platform: str) -> str:
@@ -22,30 +27,64 @@ def normalise(name: str, platform: str) -> str:
     return name
 
 
-def expand(spec: str | list[str], platform: str) -> list[str]:
-    """``"Gi1/0/1-3, Gi1/0/10"`` -> the four full interface names, in order.
-
-    Raises ValueError on a malformed or reversed range.
-    """
+def _ranges(spec: str | list[str]) -> list[tuple[str, int, int] | str]:
+    """Items of a port spec: a name, or (prefix, lo, hi); ValueError before any expansion."""
     items = spec if isinstance(spec, list) else spec.split(",")
-    names: list[str] = []
+    result: list[tuple[str, int, int] | str] = []
     for raw in items:
         item = raw.strip()
         if not item:
             continue
         match = _RANGE.match(item)
         if not match:
-            names.append(normalise(item, platform))
+            result.append(item)
             continue
+        if len(match["lo"]) > 6 or len(match["hi"]) > 6:
+            raise ValueError(f"port range {excerpt(item)}: port numbers are at most 6 digits")
         lo, hi = int(match["lo"]), int(match["hi"])
-        if hi < lo or hi - lo >= MAX_RANGE:
-            raise ValueError(f"bad port range {item!r}")
-        names.extend(normalise(f"{match['prefix']}{n}", platform) for n in range(lo, hi + 1))
+        if hi < lo:
+            raise ValueError(f"port range {excerpt(item)} is reversed")
+        if hi - lo >= MAX_RANGE:
+            raise ValueError(f"port range {excerpt(item)} holds {hi - lo + 1} ports, more "
+                             f"than the {MAX_RANGE} a range may hold")
+        result.append((match["prefix"], lo, hi))
+    return result
+
+
+def check(spec: str | list[str]) -> None:
+    """ValueError if ``spec`` has a malformed, reversed or oversized range."""
+    _ranges(spec)
+
+
+def expand(spec: str | list[str], platform: str) -> list[str]:
+    """``"Gi1/0/1-3, Gi1/0/10"`` -> the four full interface names, in order.
+
+    Raises ValueError on a malformed, reversed or oversized range.
+    """
+    names: list[str] = []
+    for item in _ranges(spec):
+        if isinstance(item, str):
+            names.append(normalise(item, platform))
+        else:
+            prefix, lo, hi = item
+            names.extend(normalise(f"{prefix}{n}", platform) for n in range(lo, hi + 1))
     return names
 
 
+def _vlan_id(text: str, part: str, top: int = VLAN_MAX) -> int:
+    if not _VLAN_ID.match(text):
+        raise ValueError(f"bad VLAN list item {excerpt(part)}")
+    value = int(text) if len(text) <= 6 else top + 1
+    if not VLAN_MIN <= value <= top:
+        raise ValueError(f"VLAN list item {excerpt(part)} is outside {VLAN_MIN}-{VLAN_MAX}")
+    return value
+
+
 def vlan_list(spec: list[int] | str) -> list[int]:
-    """``"110-130,199"`` (or a list of ints) -> sorted VLAN ids; ValueError if malformed."""
+    """``"110-130,199"`` (or a list of ints) -> sorted VLAN ids; ValueError if malformed.
+
+    Both ends of a range are checked against 1-4094 before it is expanded.
+    """
     if isinstance(spec, list):
         return sorted(set(spec))
     ids: set[int] = set()
@@ -54,10 +93,11 @@ def vlan_list(spec: list[int] | str) -> list[int]:
         if not part:
             continue
         lo, _, hi = part.partition("-")
-        if not lo.isdigit() or (hi and not hi.isdigit()):
-            raise ValueError(f"bad VLAN list item {part!r}")
-        start, end = int(lo), int(hi or lo)
+        if not hi:  # a single id: NP102/NP112 judge it against the site's VLANs
+            ids.add(_vlan_id(lo, part, 10**6 - 1))
+            continue
+        start, end = _vlan_id(lo, part), _vlan_id(hi, part)
         if end < start:
-            raise ValueError(f"reversed VLAN range {part!r}")
+            raise ValueError(f"reversed VLAN range {excerpt(part)}")
         ids.update(range(start, end + 1))
     return sorted(ids)

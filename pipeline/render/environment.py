@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from ipaddress import IPv4Address
@@ -21,9 +20,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from pipeline.design import Match
 from pipeline.intent.derive import Port
+from pipeline.intent.loader import UNSAFE
 from pipeline.secrets import placeholder
-
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class InjectionError(ValueError):
@@ -31,7 +29,7 @@ class InjectionError(ValueError):
 
 
 def _finalize(value: Any) -> Any:
-    if isinstance(value, str) and _UNSAFE.search(value):
+    if isinstance(value, str) and UNSAFE.search(value):
         raise InjectionError(f"refusing to render a value with a control character: {value!r}")
     return value
 
