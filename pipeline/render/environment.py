@@ -1,7 +1,16 @@
-"""The Jinja environment: sandboxed, strict, and refusing config injection.
+"""The Jinja environment: confined, sandboxed, bounded, strict, and refusing config injection.
 
-* ``SandboxedEnvironment``: templates live in the network repository and are edited
-  by many hands; they must not reach Python internals.
+Templates live in the network repository and are edited by many hands, and CI renders
+them with production secrets in its environment. So:
+
+* :class:`ConfinedLoader` reads a template only as a regular file inside its template
+  folder, never through a symbolic link and never by a name that leaves the folder
+  (``{% include "/proc/self/environ" %}``, ``"../../.git/config"``).
+* :class:`BoundedEnvironment` is Jinja's ``SandboxedEnvironment`` (no Python internals)
+  with limits on what a template may spend: the size of any one value, ``range`` length,
+  loop iterations and calls, call depth, and the characters a render emits, captured
+  output included. A template that exceeds one fails with :class:`TemplateLimit` at its
+  line instead of eating the CI runner's memory or time.
 * ``StrictUndefined``: a typo in a template is an error, never an empty string.
 * ``finalize`` checks every value printed into a config: a control character or a
   newline there would let intent data add config lines of its own.
@@ -9,28 +18,444 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateNotFound, nodes
+from jinja2.environment import Environment
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import Namespace, pass_context
+from jinja2.visitor import NodeTransformer
 
+from pipeline import files
 from pipeline.design import Match
+from pipeline.findings import excerpt
 from pipeline.intent.derive import Port
 from pipeline.intent.loader import UNSAFE
 from pipeline.secrets import placeholder
+
+MAX_TEMPLATE_BYTES = 256 * 1024
+MAX_STRING = 1_000_000        # characters (or items) in any one value a template makes
+MAX_RANGE = 10_000            # items of one range()
+MAX_WORK = 200_000            # loop iterations plus calls, per rendered file
+MAX_CALL_DEPTH = 64           # nested calls (macro recursion)
+MAX_OUTPUT = 16_000_000       # characters a rendered file emits, captured output included
+MAX_INT_BITS = 4096           # integers a template computes (10**10**10 is refused)
+MAX_INCLUDE_DEPTH = 16        # nested include/import (a template including itself)
+_WIDE_FORMAT = re.compile(r"%[-#0 +]*(?:\*|\d{5,})|%[-#0 +]*\d*\.(?:\*|\d{5,})")
+_WIDE_BRACE_FORMAT = re.compile(r"\{[^{}]*:[^{}]*(?:\d{5,}|\{)")
 
 
 class InjectionError(ValueError):
     """A value bound for a config contains a control character or a line break."""
 
 
+class TemplateLimit(SecurityError):
+    """A template spent more than netpipe allows (size, iterations, depth, output)."""
+
+    def __init__(self, message: str, lineno: int | None = None,
+                 filename: str | None = None) -> None:
+        super().__init__(message)
+        self.lineno = lineno
+        self.filename = filename
+        """Set when the limit is found while compiling (the traceback has no template line)."""
+
+
+class TemplateRefused(TemplateError):
+    """A template (or an include) that is not a regular file inside the template folder."""
+
+    def __init__(self, rel: str, reason: str, *, by_name: bool) -> None:
+        super().__init__(f"{rel} {reason}")
+        self.rel = rel
+        self.reason = reason
+        self.by_name = by_name
+        """True when the name itself leaves the folder: the including line is to blame."""
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class ConfinedLoader(BaseLoader):
+    """Templates from ``base/folder/<name>``: regular files only, reached without symlinks."""
+
+    def __init__(self, base: Path, folder: str) -> None:
+        self.base = base
+        self.folder = folder
+
+    def rel(self, name: str) -> str:
+        return f"{self.folder}/{name}" if self.folder else name
+
+    def get_source(self, environment: Environment, template: str
+                   ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        try:
+            files.parts_of(template)
+        except files.Refused:
+            raise TemplateRefused(excerpt(template), "leaves the template folder: templates "
+                                  "name files beside them", by_name=True) from None
+        rel = self.rel(template)
+        try:
+            raw = files.read_bytes(self.base, rel, MAX_TEMPLATE_BYTES)
+        except files.Refused as exc:
+            if exc.missing:
+                raise TemplateNotFound(template) from None
+            raise TemplateRefused(exc.rel, exc.reason, by_name=False) from None
+        try:
+            source = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TemplateRefused(rel, "is not valid UTF-8", by_name=False) from None
+        return source, str(self.base / rel), lambda: True
+
+    def list_templates(self) -> list[str]:
+        try:
+            return files.listdir(self.base, self.folder) if self.folder else []
+        except files.Refused:
+            return []
+
+
+# --------------------------------------------------------------------------- the sandbox
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, bytes, list, tuple, dict, set)) else 0
+
+
+def _weight(value: Any, limit: int = MAX_STRING) -> int:
+    """Characters and items ``value`` holds, nested containers included, counted up to just
+    past ``limit``: what printing or joining it would allocate, without allocating it."""
+    total, todo = 0, [value]
+    while todo and total <= limit:
+        item = todo.pop()
+        if isinstance(item, (str, bytes)):
+            total += len(item)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += len(item)
+            todo.extend(item)
+        elif isinstance(item, dict):
+            total += len(item)
+            todo.extend(item.keys())
+            todo.extend(item.values())
+    return total
+
+
+class BoundedEnvironment(SandboxedEnvironment):
+    """A sandbox that also bounds what a template may spend (see the module docstring)."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+", "//"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.work = 0
+        self.depth = 0
+        self.output = 0
+        self.nesting = 0
+        self.globals["range"] = self.bounded_range
+        self.globals["namespace"] = BoundedNamespace
+        self.filters["netpipe_spend"] = _spend
+        self.filters["netpipe_budget"] = _budget
+        self.filters["netpipe_checked"] = _checked_filter
+        self.filters["netpipe_nest"] = _nest
+        self.filters["netpipe_extend"] = _extend
+        for name, func in list(self.filters.items()):
+            if not name.startswith("netpipe_"):
+                self.filters[name] = _bounded_filter(name, func)
+
+    # -- budget
+
+    def start(self) -> None:
+        """A fresh budget for one rendered file."""
+        self.work = self.depth = self.output = self.nesting = 0
+
+    def spend(self, amount: int = 1) -> None:
+        self.work += amount
+        if self.work > MAX_WORK:
+            raise TemplateLimit(f"more than {MAX_WORK} loop iterations and calls in one render")
+
+    def emit(self, amount: int) -> None:
+        self.output += amount
+        if self.output > MAX_OUTPUT:
+            raise TemplateLimit(f"a rendered file over {MAX_OUTPUT} characters")
+
+    def bounded_range(self, *args: int) -> range:
+        result = range(*args)
+        if len(result) > MAX_RANGE:
+            raise TemplateLimit(f"range() of {len(result)} items, over {MAX_RANGE}")
+        return result
+
+    # -- compile: every loop iteration, concatenation and piece of output is counted
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        try:
+            return super()._parse(source, name, filename)
+        except RecursionError:
+            raise TemplateLimit("an expression nested too deep", _deepest_line(source),
+                                filename) from None
+
+    def _generate(self, source: nodes.Template, name: str | None, filename: str | None,
+                  defer_init: bool = False) -> str:
+        _Bounds(filename).visit(source)
+        return super()._generate(source, name, filename, defer_init)
+
+    # -- run: operators, calls and str.format are checked before they allocate
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _check_operands(operator, left, right)
+        return _checked(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Context, __obj: Any, *args: Any,
+             **kwargs: Any) -> Any:
+        __self.spend()
+        for arg in (*args, *kwargs.values()):
+            if _size(arg) > MAX_STRING or (isinstance(arg, int) and arg > MAX_STRING):
+                raise TemplateLimit(f"an argument over {MAX_STRING} in a call")
+        _check_method(__obj, args)
+        __self.depth += 1
+        try:
+            if __self.depth > MAX_CALL_DEPTH:
+                raise TemplateLimit(f"calls nested more than {MAX_CALL_DEPTH} deep")
+            return _checked(super().call(__context, __obj, *args, **kwargs))
+        finally:
+            __self.depth -= 1
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None and _WIDE_BRACE_FORMAT.search(value.__self__):
+            raise TemplateLimit("a format width or precision of 10000 or more")
+        return wrapped
+
+    def render_bounded(self, name: str, **context: Any) -> str:
+        """Render template ``name`` within the budget; raises TemplateLimit when over it."""
+        self.start()
+        chunks = []
+        for chunk in self.get_template(name).generate(**context):
+            self.emit(len(chunk))
+            chunks.append(chunk)
+        return "".join(chunks)
+
+
+def _checked(result: Any) -> Any:
+    if _size(result) > MAX_STRING:
+        raise TemplateLimit(f"a value of more than {MAX_STRING} characters or items")
+    if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
+        raise TemplateLimit(f"an integer of more than {MAX_INT_BITS} bits")
+    return result
+
+
+def _check_operands(operator: str, left: Any, right: Any) -> None:
+    for value in (left, right):
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise TemplateLimit(f"an integer of more than {MAX_INT_BITS} bits")
+    if operator == "*":
+        seq, times = (left, right) if isinstance(right, int) else (right, left)
+        if isinstance(times, int) and _size(seq) * max(times, 0) > MAX_STRING:
+            raise TemplateLimit(f"repetition to more than {MAX_STRING} characters or items")
+    elif operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
+        if abs(left) > 1 and right * math.log2(abs(left)) > MAX_INT_BITS:
+            raise TemplateLimit(f"a power of more than {MAX_INT_BITS} bits")
+    elif operator == "+" and _size(left) + _size(right) > MAX_STRING:
+        raise TemplateLimit(f"a concatenation of more than {MAX_STRING} characters or items")
+    elif operator == "%" and isinstance(left, str) and _WIDE_FORMAT.search(left):
+        raise TemplateLimit("a format width or precision of 10000 or more")
+
+
+def _check_method(obj: Any, args: tuple[Any, ...]) -> None:
+    """Methods that allocate more than their inputs: str.join, str.replace."""
+    owner = getattr(obj, "__self__", None)
+    if not isinstance(owner, str) or not args:
+        return
+    name = getattr(obj, "__name__", "")
+    if name == "join" and isinstance(args[0], (list, tuple)):
+        total = len(owner) * len(args[0]) + sum(_size(a) for a in args[0])
+        if total > MAX_STRING:
+            raise TemplateLimit(f"a join of more than {MAX_STRING} characters")
+    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) \
+            and (owner.count(args[0]) + 1) * _size(args[1]) + len(owner) > MAX_STRING:
+        raise TemplateLimit(f"a replace of more than {MAX_STRING} characters")
+
+
+class _Bounds(NodeTransformer):
+    """Rewrites a parsed template so that it pays for what it does: loops spend an
+    iteration per item, literal text and concatenations are counted and checked."""
+
+    def __init__(self, filename: str | None) -> None:
+        self.filename = filename
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        if node.recursive:
+            raise TemplateLimit("recursive loops are not allowed in netpipe templates",
+                                node.lineno, self.filename)
+        self.generic_visit(node)
+        node.iter = _filter(node.iter, "netpipe_budget")
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _filter(node, "netpipe_checked")
+
+    def visit_Include(self, node: nodes.Include) -> list[nodes.Node]:
+        return self._nested(node)
+
+    def visit_Import(self, node: nodes.Import) -> list[nodes.Node]:
+        return self._nested(node)
+
+    def visit_FromImport(self, node: nodes.FromImport) -> list[nodes.Node]:
+        return self._nested(node)
+
+    def visit_Extends(self, node: nodes.Extends) -> list[nodes.Node]:
+        """Each extends runs the parent with the same context: count them on it."""
+        self.generic_visit(node)
+        return [nodes.Output([_filter(nodes.Const(1, lineno=node.lineno), "netpipe_extend")],
+                             lineno=node.lineno), node]
+
+    def _nested(self, node: nodes.Stmt) -> list[nodes.Node]:
+        """Include and import count their nesting (a template including itself would
+        otherwise recurse until Python's limit, yielding every line through each level)."""
+        self.generic_visit(node)
+        return [nodes.Output([_filter(nodes.Const(1, lineno=node.lineno), "netpipe_nest")],
+                             lineno=node.lineno), node,
+                nodes.Output([_filter(nodes.Const(-1, lineno=node.lineno), "netpipe_nest")],
+                             lineno=node.lineno)]
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        self.generic_visit(node)
+        counted: list[nodes.Expr] = []
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):  # literal text costs its length
+                counted.append(_filter(nodes.Const(len(child.data), lineno=child.lineno),
+                                       "netpipe_spend"))
+            counted.append(child)
+        node.nodes = counted
+        return node
+
+
+def _filter(node: nodes.Node, name: str) -> nodes.Filter:
+    return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
+
+
+def _deepest_line(source: str, limit: int = 100) -> int | None:
+    """The line where brackets first nest ``limit`` deep (the parser is recursive)."""
+    depth, line = 0, 1
+    for char in source:
+        if char == "\n":
+            line += 1
+        elif char in "([{":
+            depth += 1
+            if depth >= limit:
+                return line
+        elif char in ")]}":
+            depth = max(0, depth - 1)
+    return None
+
+
+class BoundedNamespace(Namespace):
+    """``namespace()`` whose attributes are held to the size limit: a loop doubling
+    ``ns.s = ns.s ~ ns.s`` stops at the limit, not at the machine's memory."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if _weight(value) > MAX_STRING:
+            raise TemplateLimit(f"a namespace value of more than {MAX_STRING} characters")
+        super().__setitem__(name, value)
+
+
+@pass_context
+def _nest(context: Context, step: int) -> str:
+    env = context.environment
+    if isinstance(env, BoundedEnvironment):
+        env.nesting += step
+        if env.nesting > MAX_INCLUDE_DEPTH:
+            raise TemplateLimit(f"includes or imports nested more than {MAX_INCLUDE_DEPTH} deep")
+    return ""
+
+
+@pass_context
+def _extend(context: Context, step: int) -> str:
+    depth = getattr(context, "netpipe_extends", 0) + step
+    if depth > MAX_INCLUDE_DEPTH:
+        raise TemplateLimit(f"templates extended more than {MAX_INCLUDE_DEPTH} deep")
+    context.netpipe_extends = depth  # type: ignore[attr-defined]
+    return ""
+
+
+@pass_context
+def _checked_filter(context: Context, value: Any) -> Any:
+    return _checked(value)
+
+
+@pass_context
+def _spend(context: Context, amount: int) -> str:
+    """Counts literal template text against the output budget (pass_context: never folded
+    at compile time)."""
+    env = context.environment
+    if isinstance(env, BoundedEnvironment):
+        env.emit(amount)
+    return ""
+
+
+@pass_context
+def _budget(context: Context, iterable: Iterable[Any]) -> Iterator[Any]:
+    env = context.environment
+    for item in iterable:
+        if isinstance(env, BoundedEnvironment):
+            env.spend()
+        yield item
+
+
+_AMPLIFYING = {"center", "indent", "wordwrap", "batch", "slice"}
+"""Built-in filters whose integer argument sets the size of what they make."""
+_STRINGIFYING = {"join", "string", "pprint", "tojson", "format", "replace", "center", "indent",
+                 "wordwrap", "truncate", "trim", "upper", "lower", "title", "capitalize",
+                 "urlencode", "xmlattr", "escape", "e", "forceescape", "striptags", "safe",
+                 "list", "sort", "unique", "reverse", "dictsort", "items", "wordcount"}
+"""Filters that walk or print a whole value: their arguments are weighed, nested parts
+included (a list of big strings printed is the sum of them)."""
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A built-in filter whose arguments and result are held to the size limits."""
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        values = (*args, *kwargs.values())
+        for arg in values:
+            if (_weight(arg) if name in _STRINGIFYING else _size(arg)) > MAX_STRING:
+                raise TemplateLimit(f"filter {name}: an argument over {MAX_STRING} characters "
+                                    "or items")
+            if name in _AMPLIFYING and isinstance(arg, int) and abs(arg) > MAX_RANGE:
+                raise TemplateLimit(f"filter {name}: a size argument over {MAX_RANGE}")
+        texts = [a for a in values if isinstance(a, str)]
+        if name == "format" and texts and _WIDE_FORMAT.search(texts[0]):
+            raise TemplateLimit("a format width or precision of 10000 or more")
+        if name == "join":
+            items = next((a for a in values if isinstance(a, (list, tuple))), [])
+            separator = texts[0] if texts else ""
+            if len(separator) * len(items) + _weight(items) > MAX_STRING:
+                raise TemplateLimit(f"a join of more than {MAX_STRING} characters")
+        if name == "replace" and len(texts) >= 3:
+            text, old, new = texts[:3]
+            if (text.count(old) + 1) * len(new) + len(text) > MAX_STRING:
+                raise TemplateLimit(f"a replace of more than {MAX_STRING} characters")
+        return _checked(func(*args, **kwargs))
+
+    for attr in ("jinja_pass_arg", "__name__", "__doc__"):  # keep pass_context & co.
+        if hasattr(func, attr):
+            setattr(bounded, attr, getattr(func, attr))
+    return bounded
+
+
+# --------------------------------------------------------------------------- filters
+
+
 def _finalize(value: Any) -> Any:
     if isinstance(value, str) and UNSAFE.search(value):
-        raise InjectionError(f"refusing to render a value with a control character: {value!r}")
+        raise InjectionError("refusing to render a value with a control character: "
+                             f"{excerpt(value)}")
+    if _weight(value) > MAX_STRING:
+        raise TemplateLimit(f"a printed value of more than {MAX_STRING} characters")
     return value
 
 
@@ -74,15 +499,16 @@ def nft_ports(ports: Iterable[Port]) -> list[str]:
     return result
 
 
-def environment(template_dirs: list[Path]) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        loader=FileSystemLoader([str(d) for d in template_dirs]),
+def environment(loader: ConfinedLoader) -> BoundedEnvironment:
+    env = BoundedEnvironment(
+        loader=loader,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
         finalize=_finalize,
+        auto_reload=False,
     )
     env.filters.update(
         secret=placeholder, ospf_area=ospf_area, nft_match=nft_match, nft_port=nft_port,

@@ -12,14 +12,22 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateSyntaxError
 
+from pipeline import files
 from pipeline.design import Device
-from pipeline.findings import Finding, Loc
-from pipeline.render.environment import InjectionError, environment
+from pipeline.findings import Finding, Loc, clip
+from pipeline.render.environment import (
+    BoundedEnvironment,
+    ConfinedLoader,
+    InjectionError,
+    TemplateLimit,
+    TemplateRefused,
+    environment,
+)
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = "templates"
 
 
 @dataclass(frozen=True)
@@ -29,15 +37,25 @@ class Rendered:
     files: dict[str, str]  # file name -> text
 
 
+def template_source(root: Path) -> tuple[Path, str]:
+    """(base, folder) of the templates: the repository's ``templates/`` when it has one (a
+    real folder, never a symlink: files.Refused otherwise), else the shipped ones."""
+    if files.kind(root, TEMPLATES) is None:
+        return SHIPPED_TEMPLATES, ""
+    if files.kind(root, TEMPLATES) != "folder":
+        files.listdir(root, TEMPLATES)  # raises Refused with the reason
+    return root, TEMPLATES
+
+
 def template_root(root: Path) -> Path:
-    local = root / "templates"
-    return local if local.is_dir() else SHIPPED_TEMPLATES
+    base, folder = template_source(root)
+    return base / folder if folder else base
 
 
 def _template_loc(exc: BaseException, root: Path, fallback: str) -> Loc:
     """Where in a template an error happened (Jinja rewrites tracebacks to template lines)."""
-    if isinstance(exc, TemplateSyntaxError) and exc.filename:
-        return Loc(_rel(Path(exc.filename), root), exc.lineno or 0)
+    if isinstance(exc, (TemplateSyntaxError, TemplateLimit)) and exc.filename and exc.lineno:
+        return Loc(_rel(Path(exc.filename), root), exc.lineno)
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename.endswith(".j2"):
             return Loc(_rel(Path(frame.filename), root), frame.lineno or 0)
@@ -46,42 +64,99 @@ def _template_loc(exc: BaseException, root: Path, fallback: str) -> Loc:
 
 def _rel(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
 
 
+def _names(base: Path, folder: str) -> list[str]:
+    """The templates a platform renders: ``*.j2`` not starting with ``_``."""
+    try:
+        return [n for n in files.listdir(base, folder) if n.endswith(".j2")
+                and not n.startswith("_")]
+    except files.Refused as exc:
+        if exc.missing:
+            return []
+        raise
+
+
+def _refusal(exc: files.Refused, root: Path, base: Path) -> Finding:
+    rel = exc.rel if base == root else _rel(base / exc.rel, root)
+    return Finding.at(Loc(rel), "NP014", f"{rel} {exc.reason}",
+                      "templates are regular files inside templates/, never symbolic links")
+
+
 def render(devices: dict[str, Device], root: Path) -> tuple[dict[str, Rendered], list[Finding]]:
-    troot = template_root(root)
+    try:
+        base, folder = template_source(root)
+    except files.Refused as exc:
+        return {}, [_refusal(exc, root, root)]
     findings: list[Finding] = []
     result: dict[str, Rendered] = {}
-    envs: dict[str, SandboxedEnvironment] = {}
+    envs: dict[str, BoundedEnvironment] = {}
+    names: dict[str, list[str]] = {}
+    spent: set[tuple[str, str]] = set()
     for name, device in devices.items():
-        tdir = troot / device.platform
-        templates = sorted(p for p in tdir.glob("*.j2") if not p.name.startswith("_"))
-        if not templates:
-            findings.append(Finding.at(Loc(_rel(tdir, root)), "NP201",
-                                       f"no templates for platform {device.platform!r}",
-                                       f"add {device.platform}/<file>.j2 templates"))
-            continue
-        env = envs.setdefault(device.platform, environment([tdir]))
-        files: dict[str, str] = {}
-        for path in templates:
+        tfolder = f"{folder}/{device.platform}" if folder else device.platform
+        shown = _rel(base / tfolder, root)
+        if device.platform not in names:
             try:
-                text = env.get_template(path.name).render(d=device, fw=device.firewall)
-            except InjectionError as exc:
-                findings.append(Finding.at(_template_loc(exc, root, _rel(path, root)), "NP202",
-                                           f"{name}: {exc}",
-                                           "intent strings must be single-line text"))
+                names[device.platform] = _names(base, tfolder)
+            except files.Refused as exc:
+                findings.append(_refusal(exc, root, base))
+                names[device.platform] = []
                 continue
-            except (TemplateError, TypeError, ValueError, AttributeError) as exc:
-                findings.append(Finding.at(_template_loc(exc, root, _rel(path, root)), "NP201",
-                                           f"{name}: template error: {exc}",
-                                           "fix the template (undefined names are errors)"))
+            if not names[device.platform]:
+                findings.append(Finding.at(Loc(shown), "NP201",
+                                           f"no templates for platform {device.platform!r}",
+                                           f"add {device.platform}/<file>.j2 templates"))
+        if not names[device.platform]:
+            continue
+        env = envs.setdefault(device.platform, environment(ConfinedLoader(base, tfolder)))
+        rendered: dict[str, str] = {}
+        for tname in names[device.platform]:
+            if (device.platform, tname) in spent:
                 continue
-            files[path.name.removesuffix(".j2")] = text
-        result[name] = Rendered(name, device.platform, files)
+            before = len(findings)
+            text = _render_one(env, tname, device, name, f"{shown}/{tname}", root, base,
+                               findings)
+            if text is not None:
+                rendered[tname.removesuffix(".j2")] = text
+            elif any(f.code in ("NP014", "NP203") for f in findings[before:]):
+                # Refused or over a limit: the same for every device; say it once and do
+                # not spend the budget again.
+                spent.add((device.platform, tname))
+        result[name] = Rendered(name, device.platform, rendered)
     return result, findings
+
+
+def _render_one(env: BoundedEnvironment, tname: str, device: Device, host: str, shown: str,
+                root: Path, base: Path, findings: list[Finding]) -> str | None:
+    """One template for one device, or a finding at the template's line.
+
+    Whatever a template raises is the template's doing (or the data's, which the rules
+    have already checked), so every exception is a finding here, never a crash.
+    """
+    try:
+        return env.render_bounded(tname, d=device, fw=device.firewall)
+    except TemplateRefused as exc:
+        loc = _template_loc(exc, root, shown) if exc.by_name else Loc(_rel(base / exc.rel, root))
+        findings.append(Finding.at(loc, "NP014", f"{host}: template {exc.rel} {exc.reason}",
+                                   "templates are regular files inside the template folder, "
+                                   "named by paths that stay inside it"))
+    except InjectionError as exc:
+        findings.append(Finding.at(_template_loc(exc, root, shown), "NP202", f"{host}: {exc}",
+                                   "intent strings must be single-line text"))
+    except TemplateLimit as exc:
+        findings.append(Finding.at(_template_loc(exc, root, shown), "NP203",
+                                   f"{host}: template limit: {clip(exc)}",
+                                   "templates spell the device facts; they do not compute"))
+    except Exception as exc:  # any template error is a finding (see the docstring)
+        findings.append(Finding.at(_template_loc(exc, root, shown), "NP201",
+                                   f"{host}: template error: {type(exc).__name__}: "
+                                   f"{clip(exc)}",
+                                   "fix the template (undefined names are errors)"))
+    return None
 
 
 def write(rendered: dict[str, Rendered], out: Path) -> dict[str, dict[str, Path]]:

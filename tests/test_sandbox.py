@@ -1,0 +1,66 @@
+"""The template environment keeps what templates legitimately do and bounds the rest
+(the hostile cases in tests/hostile/test_templates.py try the rest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.render import environment as envmod
+from pipeline.render.environment import ConfinedLoader, TemplateLimit, TemplateRefused, environment
+
+
+def env_with(tmp_path: Path, templates: dict[str, str]) -> envmod.BoundedEnvironment:
+    folder = tmp_path / "t"
+    folder.mkdir()
+    for name, text in templates.items():
+        (folder / name).write_text(text)
+    return environment(ConfinedLoader(tmp_path, "t"))
+
+
+def test_partials_macros_namespaces_and_loops_still_work(tmp_path: Path) -> None:
+    env = env_with(tmp_path, {
+        "_macros.j2": "{% macro vlan(v) %}vlan {{ v }};{% endmacro %}",
+        "_head.j2": "! {{ title }}\n",
+        "main.j2": "{% include '_head.j2' %}{% from '_macros.j2' import vlan %}"
+                   "{% set ns = namespace(n=0) %}{% for v in vlans %}{{ vlan(v) }}"
+                   "{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }} {{ vlans|join(',') }} "
+                   "{{ range(3)|list|length }} {{ '%05d'|format(42) }} {{ 'a' ~ 'b' }}\n",
+    })
+    text = env.render_bounded("main.j2", title="x", vlans=[10, 20])
+    assert text == "! x\nvlan 10;vlan 20;2 10,20 3 00042 ab\n"
+
+
+def test_the_budget_is_per_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(envmod, "MAX_WORK", 50)
+    env = env_with(tmp_path, {"loop.j2": "{% for i in range(n) %}.{% endfor %}"})
+    for _ in range(3):  # each render alone stays under the limit
+        assert env.render_bounded("loop.j2", n=40) == "." * 40
+    with pytest.raises(TemplateLimit, match="loop iterations"):
+        env.render_bounded("loop.j2", n=60)
+
+
+def test_output_is_bounded_captured_output_included(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(envmod, "MAX_OUTPUT", 1000)
+    env = env_with(tmp_path, {"cap.j2": "{% set x %}{% for i in range(100) %}0123456789ab"
+                                        "{% endfor %}{% endset %}{{ x|length }}"})
+    with pytest.raises(TemplateLimit, match="characters"):
+        env.render_bounded("cap.j2")
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../t/x.j2", "a/../../x", "", "a\\b"])
+def test_names_that_leave_the_folder_are_refused(tmp_path: Path, name: str) -> None:
+    env = env_with(tmp_path, {"x.j2": "x"})
+    with pytest.raises(TemplateRefused) as info:
+        env.get_template(name)
+    assert info.value.by_name
+
+
+def test_a_symlinked_template_is_refused(tmp_path: Path) -> None:
+    env = env_with(tmp_path, {"x.j2": "x"})
+    (tmp_path / "t" / "y.j2").symlink_to(tmp_path / "t" / "x.j2")
+    with pytest.raises(TemplateRefused) as info:
+        env.get_template("y.j2")
+    assert not info.value.by_name and "symbolic link" in info.value.reason
