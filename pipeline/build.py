@@ -43,7 +43,7 @@ def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs
         result.findings = sorted_findings(findings)
         return result
     result.devices = design(intent)
-    rendered, render_findings = render(result.devices, root)
+    rendered, render_findings = render(result.devices, root, intent.network.secrets)
     findings += render_findings
     if not has_errors(render_findings):
         result.rendered = rendered

@@ -24,11 +24,13 @@ from pipeline.change.rollback import Rollback
 from pipeline.change.store import Store, StoreError, open_store
 from pipeline.change.targets import Target, TargetError, lab_targets, nornir_for
 from pipeline.change.targets import production_targets as prod_targets
+from pipeline.findings import Finding
 from pipeline.intent.parse import load_inventory
 from pipeline.lab import frr, lab
 from pipeline.lab.plan import plan
 from pipeline.report import render_findings
-from pipeline.secrets import MissingSecret
+from pipeline.secrets import BadSecret, MissingSecret
+from pipeline.secrets import check as check_secret_values
 from pipeline.verify.checks import Observer, expectations
 from pipeline.verify.run import Report, verify
 
@@ -150,6 +152,7 @@ def context(args: argparse.Namespace, root: Path, result: Build | None = None) -
     targets = _limit(targets, args.limit)
     rendered = {h: result.rendered[h] for h in targets}
     secrets = _secrets(needed_secrets(rendered), args.lab)
+    _check_secrets(result, secrets)
     try:
         configs = {h: candidate(rendered[h], secrets) for h in targets}
     except MissingSecret as exc:
@@ -157,6 +160,21 @@ def context(args: argparse.Namespace, root: Path, result: Build | None = None) -
     wait: float = args.health_wait
     return Context(root, result, targets, secrets, configs,
                    _health(result, targets, wait, args.lab), skipped)
+
+
+def _check_secrets(result: Build, values: Mapping[str, str]) -> None:
+    """Every secret a config needs is declared and its value fits its kind, before any is
+    filled in: findings at the declarations (NP032), naming variables, never values."""
+    assert result.intent is not None
+    network = result.intent.network
+    problems = check_secret_values(values, network.secrets)
+    if problems:
+        print(render_findings([Finding.at(
+            network.at_entry("secrets", name), "NP032", f"secret {name} {why}",
+            "fix the variable's value in the CI/CD settings or the environment; nothing was "
+            "sent to any device") for name, why in problems], "text"))
+        raise Refused("secret values unfit for a config: "
+                      + ", ".join(name for name, _ in problems) + "; no device was touched")
 
 
 def _say_skipped(skipped: Mapping[str, str], out: Callable[[str], None]) -> None:
@@ -409,7 +427,7 @@ def guard(run: Callable[[], int]) -> int:
 def _guard(run: Callable[[], int]) -> int:
     try:
         return run()
-    except (Refused, StoreError) as exc:
+    except (Refused, StoreError, BadSecret) as exc:
         print(f"netpipe: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -68,3 +68,15 @@ def test_a_banner_may_not_hold_the_ios_delimiter() -> None:
     with pytest.raises(ValueError, match=r"\^C"):
         model.NetworkSettings.model_validate({"name": "n", "domain": "x.example", "asn": 65000,
                                               "banner": "hello ^C username evil"})
+
+
+def test_every_secret_field_names_its_kind() -> None:
+    """A ``*_secret`` field without a SecretOf marker would escape NP030's kind check."""
+    from pipeline.intent.rules import _secret_kind
+    from pipeline.secrets import KINDS
+
+    for cls in _node_classes():
+        for name, info in cls.model_fields.items():
+            if name.endswith("_secret"):
+                kind = _secret_kind(info)
+                assert kind in KINDS, f"{cls.__name__}.{name} has no SecretOf(kind) marker"

@@ -44,3 +44,24 @@ def test_merge_request_note_carries_only_masked_diffs() -> None:
     diff = mask(f"+ neighbor 1.2.3.4 password {SECRET}\n", {"BGP_PW": SECRET})
     note = as_markdown({"r1": HostDiff("r1", "frr", True, True, diff, 1, 0)})
     assert SECRET not in note and "<secret:masked>" in note
+
+
+@pytest.mark.parametrize("value", ["x\nusername evil", "a\rb", "", "tab\there"])
+def test_resolve_refuses_a_value_that_would_add_lines(value: str) -> None:
+    from pipeline.secrets import BadSecret, resolve
+
+    with pytest.raises(BadSecret, match="SNMP_RO_COMMUNITY") as info:
+        resolve("snmp-server community <secret:SNMP_RO_COMMUNITY> RO\n",
+                {"SNMP_RO_COMMUNITY": value})
+    assert value not in str(info.value) or not value
+
+
+def test_every_kind_accepts_what_the_lab_generates() -> None:
+    """The lab fills secrets with its own values; they must fit every kind they may meet."""
+    from pipeline.lab.lab import lab_secrets
+    from pipeline.secrets import KINDS, problem
+
+    values = lab_secrets(["SNMP_RO_COMMUNITY", "TACACS_KEY", "BGP_ISP_PASSWORD"], env={})
+    for value in values.values():
+        for kind in set(KINDS) - {"password_hash"}:
+            assert problem(kind, value) is None, (kind, value)

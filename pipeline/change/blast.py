@@ -304,7 +304,8 @@ def _reaches(file: str, platforms: set[str], sources: frozenset[str] | None,
 def _template_effect(now: Build, base_root: Path) -> set[str]:
     """Devices that the template edits alone change: today's devices rendered with the
     base's templates, compared with today's configs (a failed render counts as changed)."""
-    old, _ = render(now.devices, base_root)
+    declared = now.intent.network.secrets if now.intent else None
+    old, _ = render(now.devices, base_root, declared)
     return {h for h, r in now.rendered.items() if h not in old or old[h].files != r.files}
 
 

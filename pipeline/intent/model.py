@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -29,6 +30,7 @@ from pydantic import (
 from pipeline.findings import Finding, Loc, excerpt
 from pipeline.intent import ports
 from pipeline.intent.loader import LOC_KEY, Source, strip_locs
+from pipeline.secrets import KINDS
 
 Name = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -41,6 +43,26 @@ Bool = Annotated[bool, Strict()]
 """Every flag in intent: true or false (YAML 1.2), never yes/no/on/off or 1/0."""
 SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
 """The name of an environment variable holding a secret, never the secret itself."""
+
+
+@dataclass(frozen=True)
+class SecretOf:
+    """Marks a ``*_secret`` field with the kind of secret it names (``secrets.KINDS``):
+    the name must be declared under ``secrets:`` in network.yaml with that kind."""
+
+    kind: str
+
+
+def _secret_kind(value: str) -> str:
+    if value not in KINDS:
+        raise ValueError(f"unknown secret kind {excerpt(value)}: one of {', '.join(KINDS)}")
+    return value
+
+
+SecretKind = Annotated[str, AfterValidator(_secret_kind)]
+SnmpCommunity = Annotated[SecretName, SecretOf("snmp_community")]
+TacacsKey = Annotated[SecretName, SecretOf("tacacs_key")]
+BgpPassword = Annotated[SecretName, SecretOf("bgp_password")]
 
 
 def _to_area(value: Any) -> Any:
@@ -118,11 +140,11 @@ class Node(BaseModel):
 class TacacsServer(Node):
     name: Name
     address: IPv4Address
-    key_secret: SecretName
+    key_secret: TacacsKey
 
 
 class Snmp(Node):
-    community_secret: SecretName
+    community_secret: SnmpCommunity
     location: Text = ""
     contact: Text = ""
 
@@ -140,6 +162,8 @@ class NetworkSettings(Node):
     tacacs: list[TacacsServer] = []
     banner: Text = ""
     management_zone: Name = "mgmt"
+    secrets: Map[SecretName, SecretKind] = {}
+    """Every environment variable the configs may use as a secret, with its kind."""
 
     @field_validator("banner")
     @classmethod
@@ -261,7 +285,7 @@ class BgpPeer(Node):
     address: IPv4Address
     asn: Annotated[Int, Field(ge=1, le=4294967295)]
     description: Text = ""
-    password_secret: SecretName | None = None
+    password_secret: BgpPassword | None = None
     announces: list[IPv4Network] = []
 
 

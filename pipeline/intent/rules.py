@@ -12,10 +12,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 from itertools import combinations
+from typing import Any, get_args
+
+from pydantic.fields import FieldInfo
 
 from pipeline.findings import Finding, Loc, Severity
 from pipeline.intent.derive import end_ospf, link_addresses, parse_service, zone_prefixes
-from pipeline.intent.model import Link, Rule, Site
+from pipeline.intent.model import Link, Node, Rule, SecretOf, Site
 from pipeline.intent.parse import Intent
 from pipeline.intent.ports import expand, normalise, vlan_list
 
@@ -54,6 +57,59 @@ def check(intent: Intent) -> list[Finding]:
 def _f(loc: Loc, message: str, hint: str = "") -> Finding:
     """A finding whose code and severity ``check`` fills in from the rule."""
     return Finding.at(loc, "", message, hint)
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def _secret_kind(info: FieldInfo) -> str | None:
+    """The kind a ``*_secret`` field names (its ``SecretOf`` marker), Optional included."""
+    todo: list[Any] = [*info.metadata, *get_args(info.annotation)]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, SecretOf):
+            return item.kind
+        todo.extend(getattr(item, "__metadata__", ()))
+        todo.extend(get_args(item))
+    return None
+
+
+def secret_refs(node: Any) -> Iterator[tuple[str, str, Loc]]:
+    """(variable, kind, where) for every secret the intent names, at any depth."""
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            yield from secret_refs(item)
+    elif isinstance(node, dict):
+        for item in node.values():
+            yield from secret_refs(item)
+    elif isinstance(node, Node):
+        for field, info in type(node).model_fields.items():
+            value = getattr(node, field)
+            kind = _secret_kind(info)
+            if kind is not None and isinstance(value, str):
+                yield value, kind, node.at(info.alias or field)
+            elif isinstance(value, (Node, list, tuple, dict)):
+                yield from secret_refs(value)
+
+
+@rule("NP030", "secret not declared, declared as another kind, or a device login")
+def declared_secrets(intent: Intent) -> Iterator[Finding]:
+    declared = intent.network.secrets
+    logins = {var for h in intent.hosts.values() if h.data.credentials
+              for var in (h.data.credentials.username_env, h.data.credentials.password_env)}
+    for name in sorted(set(declared) & logins):
+        yield _f(intent.network.at_entry("secrets", name), f"{name} is a device login "
+                 "(inventory credentials): it can never be used in a config",
+                 "declare a separate variable for the config secret")
+    models = (intent.network, intent.topology, intent.routing, intent.firewall,
+              *intent.sites.values())
+    for name, kind, loc in secret_refs(models):
+        if name not in declared:
+            yield _f(loc, f"secret {name} is not declared",
+                     f"declare it in intent/network.yaml: secrets: {{{name}: {kind}}}")
+        elif declared[name] != kind:
+            yield _f(loc, f"secret {name} is declared as {declared[name]}, used here as {kind}",
+                     "declare one variable per use: each kind has its own allowed characters")
 
 
 # --------------------------------------------------------------------------- VLANs

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,14 @@ class TemplateLimit(SecurityError):
         self.lineno = lineno
         self.filename = filename
         """Set when the limit is found while compiling (the traceback has no template line)."""
+
+
+class UndeclaredSecret(TemplateError):
+    """A template names a secret that intent/network.yaml does not declare."""
+
+
+class SecretRef(str):
+    """A placeholder made by the ``secret`` filter (the only way into a config)."""
 
 
 class TemplateRefused(TemplateError):
@@ -454,6 +462,9 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, str) and UNSAFE.search(value):
         raise InjectionError("refusing to render a value with a control character: "
                              f"{excerpt(value)}")
+    if isinstance(value, str) and "<secret:" in value and not isinstance(value, SecretRef):
+        raise InjectionError("a secret placeholder may only come from the secret filter: "
+                             f"{excerpt(value)}")
     if _weight(value) > MAX_STRING:
         raise TemplateLimit(f"a printed value of more than {MAX_STRING} characters")
     return value
@@ -499,7 +510,21 @@ def nft_ports(ports: Iterable[Port]) -> list[str]:
     return result
 
 
-def environment(loader: ConfinedLoader) -> BoundedEnvironment:
+def secret_filter(declared: Mapping[str, str]) -> Callable[[Any], SecretRef]:
+    """``{{ name | secret }}``: the placeholder of a declared secret, nothing else."""
+
+    def secret(name: Any) -> SecretRef:
+        if not isinstance(name, str) or name not in declared:
+            raise UndeclaredSecret(f"secret {excerpt(name)} is not declared under secrets: in "
+                                   "intent/network.yaml")
+        return SecretRef(placeholder(name))
+
+    return secret
+
+
+def environment(loader: ConfinedLoader,
+                declared: Mapping[str, str] | None = None) -> BoundedEnvironment:
+    """The environment for one template folder; ``declared``: the secrets it may name."""
     env = BoundedEnvironment(
         loader=loader,
         undefined=StrictUndefined,
@@ -511,7 +536,7 @@ def environment(loader: ConfinedLoader) -> BoundedEnvironment:
         auto_reload=False,
     )
     env.filters.update(
-        secret=placeholder, ospf_area=ospf_area, nft_match=nft_match, nft_port=nft_port,
-        nft_ports=nft_ports,
+        secret=secret_filter(declared or {}), ospf_area=ospf_area, nft_match=nft_match,
+        nft_port=nft_port, nft_ports=nft_ports,
     )
     return env

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from pipeline.render.environment import (
     InjectionError,
     TemplateLimit,
     TemplateRefused,
+    UndeclaredSecret,
     environment,
 )
+from pipeline.secrets import PLACEHOLDER, placeholder
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATES = "templates"
@@ -86,7 +89,10 @@ def _refusal(exc: files.Refused, root: Path, base: Path) -> Finding:
                       "templates are regular files inside templates/, never symbolic links")
 
 
-def render(devices: dict[str, Device], root: Path) -> tuple[dict[str, Rendered], list[Finding]]:
+def render(devices: dict[str, Device], root: Path, secrets: Mapping[str, str] | None = None
+           ) -> tuple[dict[str, Rendered], list[Finding]]:
+    """Every device's files from its platform's templates; ``secrets`` are the declared ones
+    (name -> kind): a template may name no other."""
     try:
         base, folder = template_source(root)
     except files.Refused as exc:
@@ -112,7 +118,8 @@ def render(devices: dict[str, Device], root: Path) -> tuple[dict[str, Rendered],
                                            f"add {device.platform}/<file>.j2 templates"))
         if not names[device.platform]:
             continue
-        env = envs.setdefault(device.platform, environment(ConfinedLoader(base, tfolder)))
+        env = envs.setdefault(device.platform,
+                              environment(ConfinedLoader(base, tfolder), secrets))
         rendered: dict[str, str] = {}
         for tname in names[device.platform]:
             if (device.platform, tname) in spent:
@@ -120,7 +127,8 @@ def render(devices: dict[str, Device], root: Path) -> tuple[dict[str, Rendered],
             before = len(findings)
             text = _render_one(env, tname, device, name, f"{shown}/{tname}", root, base,
                                findings)
-            if text is not None:
+            if text is not None and _placeholders_declared(text, secrets or {}, env, tname,
+                                                           f"{shown}/{tname}", name, findings):
                 rendered[tname.removesuffix(".j2")] = text
             elif any(f.code in ("NP014", "NP203") for f in findings[before:]):
                 # Refused or over a limit: the same for every device; say it once and do
@@ -144,6 +152,10 @@ def _render_one(env: BoundedEnvironment, tname: str, device: Device, host: str, 
         findings.append(Finding.at(loc, "NP014", f"{host}: template {exc.rel} {exc.reason}",
                                    "templates are regular files inside the template folder, "
                                    "named by paths that stay inside it"))
+    except UndeclaredSecret as exc:
+        findings.append(Finding.at(_template_loc(exc, root, shown), "NP030", f"{host}: {exc}",
+                                   "declare it in intent/network.yaml under secrets:, or use "
+                                   "a secret that is declared"))
     except InjectionError as exc:
         findings.append(Finding.at(_template_loc(exc, root, shown), "NP202", f"{host}: {exc}",
                                    "intent strings must be single-line text"))
@@ -157,6 +169,25 @@ def _render_one(env: BoundedEnvironment, tname: str, device: Device, host: str, 
                                    f"{clip(exc)}",
                                    "fix the template (undefined names are errors)"))
     return None
+
+
+def _placeholders_declared(text: str, declared: Mapping[str, str], env: BoundedEnvironment,
+                           tname: str, shown: str, host: str, findings: list[Finding]) -> bool:
+    """Every placeholder in a rendered file names a declared secret (a placeholder written
+    as literal template text passes no filter, so it is checked here)."""
+    undeclared = sorted({n for n in PLACEHOLDER.findall(text) if n not in declared})
+    for name in undeclared:
+        line = 0
+        source = env.loader.get_source(env, tname)[0] if env.loader else ""
+        for number, row in enumerate(source.splitlines(), start=1):
+            if placeholder(name) in row:
+                line = number
+                break
+        findings.append(Finding.at(Loc(shown, line), "NP030",
+                                   f"{host}: secret {name} is not declared under secrets: in "
+                                   "intent/network.yaml", "a template names only declared "
+                                   "secrets, through the secret filter"))
+    return not undeclared
 
 
 def write(rendered: dict[str, Rendered], out: Path) -> dict[str, dict[str, Path]]:
