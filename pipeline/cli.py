@@ -21,7 +21,7 @@ from pipeline.build import Build, build
 from pipeline.change.candidate import needed_secrets
 from pipeline.lab import lab
 from pipeline.lab.plan import LabPlan, plan
-from pipeline.render.render import write
+from pipeline.render import output
 from pipeline.report import FORMATS, render_findings
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE, EXIT_ROLLED_BACK, EXIT_BUG = 0, 1, 2, 3, 4, 5
@@ -57,13 +57,20 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else root / "build" / "configs"
     if not out.is_absolute():
         out = Path.cwd() / out
+    try:
+        output.check(out, root)
+    except output.OutputRefused as exc:
+        return _usage(f"render --out refused, nothing written: {exc}")
     result = build(root, out_prefix=_display(out, root))
     hosts: dict[str, dict[str, object]] = {}
     if result.ok:
-        paths = write(result.rendered, out)
+        paths = output.write(result.rendered, out)
         hosts = {h: {"platform": result.rendered[h].platform,
                      "files": {n: str(p) for n, p in files.items()}}
                  for h, files in paths.items()}
+    elif output.mark_stale(out, "the last render failed with findings"):
+        print(f"netpipe: the previous render in {_display(out, root)} is kept and marked "
+              f"stale ({output.STALE})", file=sys.stderr)
     if args.format == "json":
         print(json.dumps({"hosts": hosts, "findings": [f.as_dict() for f in result.findings]},
                          indent=2))

@@ -90,7 +90,8 @@ def test_render_keeps_previous_output_on_errors(network: Path, tmp_path: Path,
     before = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*"))
     break_network(network)
     assert run(capsys, "render", "--root", str(network), "--out", str(out_dir))[0] == 1
-    assert sorted(p.relative_to(out_dir) for p in out_dir.rglob("*")) == before
+    after = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*"))
+    assert after == sorted([*before, Path("STALE")])  # intact, and marked stale
 
 
 def test_junit_and_codeclimate(network: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,3 +179,36 @@ def test_a_bug_is_exit_5_in_one_line(monkeypatch: pytest.MonkeyPatch,
     assert main(["validate", "--root", str(REPO), "--debug"]) == 5
     err = capsys.readouterr().err
     assert "Traceback" in err and "internal error (KeyError)" in err
+
+
+def test_render_replaces_its_own_output_and_marks_it_stale_on_errors(
+        network: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "out"
+    assert run(capsys, "render", "--root", str(network), "--out", str(out_dir))[0] == 0
+    assert (out_dir / ".netpipe-render").is_file() and not (out_dir / "STALE").exists()
+    (out_dir / "hq-sw1" / "leftover").write_text("from before")
+    assert run(capsys, "render", "--root", str(network), "--out", str(out_dir))[0] == 0
+    assert not (out_dir / "hq-sw1" / "leftover").exists()      # replaced as a whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net", "out"]  # nothing beside
+    config = (out_dir / "hq-sw1" / "running.conf").read_text()
+    break_network(network)
+    assert main(["render", "--root", str(network), "--out", str(out_dir)]) == 1
+    assert "marked stale" in capsys.readouterr().err
+    assert (out_dir / "STALE").is_file()
+    assert (out_dir / "hq-sw1" / "running.conf").read_text() == config
+
+
+@pytest.mark.parametrize("where", ["root", "parent", "file", "foreign", "symlink"])
+def test_render_refuses_an_out_that_is_not_its_own(
+        network: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    (tmp_path / "link").symlink_to(foreign)
+    out = {"root": network, "parent": tmp_path, "file": foreign / "keep.txt",
+           "foreign": foreign, "symlink": tmp_path / "link"}[where]
+    code = main(["render", "--root", str(network), "--out", str(out)])
+    assert code == 2
+    assert "nothing written" in capsys.readouterr().err
+    assert (foreign / "keep.txt").read_text() == "mine"
+    assert (network / "intent" / "network.yaml").is_file()
