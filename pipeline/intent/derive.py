@@ -7,6 +7,7 @@ does this zone hold?) that the design answers, with the same code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv4Network, collapse_addresses
 from typing import Literal
@@ -55,6 +56,23 @@ def zone_prefixes(intent: Intent) -> dict[str, list[IPv4Network]]:
         for vlan in site.vlans:
             result.setdefault(vlan.zone, []).append(vlan.subnet)
     return {z: sorted(collapse_addresses(p)) for z, p in result.items()}
+
+
+PrefixKey = tuple[int, int]
+"""A prefix as (network address, length): cheap to hash and to compare."""
+
+
+def prefix_key(net: IPv4Network) -> PrefixKey:
+    return int(net.network_address), net.prefixlen
+
+
+def supernet_keys(net: IPv4Network) -> Iterator[PrefixKey]:
+    """``net`` and every prefix holding it, longest first: a prefix lies inside a set of
+    collapsed prefixes exactly when one of these is in the set (at most 33 lookups)."""
+    address = int(net.network_address)
+    for length in range(net.prefixlen, -1, -1):
+        mask = ((1 << length) - 1) << (32 - length) if length else 0
+        yield address & mask, length
 
 
 def parse_service(spec: str) -> Port:

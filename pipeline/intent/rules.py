@@ -10,17 +10,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
-from itertools import combinations
+from functools import cache
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any, get_args
 
 from pydantic.fields import FieldInfo
 
 from pipeline.findings import Finding, Loc, Severity
-from pipeline.intent.derive import end_ospf, link_addresses, parse_service, zone_prefixes
-from pipeline.intent.model import Link, Node, Rule, SecretOf, Site
+from pipeline.intent.derive import (
+    end_ospf,
+    link_addresses,
+    prefix_key,
+    supernet_keys,
+    zone_prefixes,
+)
+from pipeline.intent.model import Link, Node, SecretOf, Site
 from pipeline.intent.parse import Intent
 from pipeline.intent.ports import expand, normalise, vlan_list
+from pipeline.intent.shadow import shadowing
 
 Check = Callable[[Intent], Iterable[Finding]]
 
@@ -74,6 +81,13 @@ def _secret_kind(info: FieldInfo) -> str | None:
     return None
 
 
+@cache
+def _secret_fields(cls: type[Node]) -> tuple[tuple[str, str, str | None], ...]:
+    """(field, name as written, kind or None) for each field of a model class, once."""
+    return tuple((field, info.alias or field, _secret_kind(info))
+                 for field, info in cls.model_fields.items())
+
+
 def secret_refs(node: Any) -> Iterator[tuple[str, str, Loc]]:
     """(variable, kind, where) for every secret the intent names, at any depth."""
     if isinstance(node, (list, tuple)):
@@ -83,11 +97,10 @@ def secret_refs(node: Any) -> Iterator[tuple[str, str, Loc]]:
         for item in node.values():
             yield from secret_refs(item)
     elif isinstance(node, Node):
-        for field, info in type(node).model_fields.items():
+        for field, written, kind in _secret_fields(type(node)):
             value = getattr(node, field)
-            kind = _secret_kind(info)
             if kind is not None and isinstance(value, str):
-                yield value, kind, node.at(info.alias or field)
+                yield value, kind, node.at(written)
             elif isinstance(value, (Node, list, tuple, dict)):
                 yield from secret_refs(value)
 
@@ -270,24 +283,40 @@ def _subnets(intent: Intent) -> list[_Net]:
 
 @rule("NP104", "overlapping subnets")
 def overlapping(intent: Intent) -> Iterator[Finding]:
-    for x, y in combinations(_subnets(intent), 2):
-        if x.network != y.network and x.network.overlaps(y.network):
-            # Blame the wider prefix (a /23 typed for a /24), or the later one when equal.
-            culprit, other = sorted((x, y), key=lambda n: (n.network.prefixlen, _neg(n.loc)))
-            yield _f(culprit.loc, f"{culprit.owner} {culprit.network} overlaps {other.owner} "
-                     f"{other.network} ({other.loc})", "give every segment its own prefix")
+    for wider, inner in _nested(_subnets(intent)):
+        yield _f(wider.loc, f"{wider.owner} {wider.network} overlaps {inner.owner} "
+                 f"{inner.network} ({inner.loc})", "give every segment its own prefix")
 
 
-def _neg(loc: Loc) -> tuple[str, int, int]:
-    """Sort key that puts later positions first."""
-    return (loc.file, -loc.line, -loc.column)
+def _nested(nets: list[_Net]) -> Iterator[tuple[_Net, _Net]]:
+    """(wider, narrower) for every prefix inside another, distinct one: n·log n.
+
+    IPv4 prefixes are nested or disjoint, so sorted by start address (wider first), each
+    prefix lies inside the nearest one still open on a stack, or inside none. The wider
+    prefix is the one blamed (a /23 typed for a /24); equal prefixes are NP105's.
+    """
+    first: dict[IPv4Network, _Net] = {}
+    for net in sorted(nets, key=lambda n: n.loc):
+        first.setdefault(net.network, net)
+    open_: list[_Net] = []
+    for net in sorted(first.values(), key=lambda n: (int(n.network.network_address),
+                                                    n.network.prefixlen)):
+        start = int(net.network.network_address)
+        while open_ and int(open_[-1].network.broadcast_address) < start:
+            open_.pop()
+        if open_:
+            yield open_[-1], net
+        open_.append(net)
 
 
 @rule("NP105", "duplicate subnet")
 def duplicate_subnet(intent: Intent) -> Iterator[Finding]:
-    for x, y in combinations(_subnets(intent), 2):
-        if x.network == y.network:
-            later, earlier = sorted((x, y), key=lambda n: n.loc, reverse=True)
+    owners: dict[IPv4Network, list[_Net]] = defaultdict(list)
+    for net in _subnets(intent):
+        owners[net.network].append(net)
+    for same in owners.values():
+        earlier, *later_ones = sorted(same, key=lambda n: n.loc)
+        for later in later_ones:
             yield _f(later.loc, f"{later.owner} reuses subnet {later.network} of "
                      f"{earlier.owner} ({earlier.loc})", "give every segment its own prefix")
 
@@ -416,8 +445,11 @@ def _interface_uses(intent: Intent) -> Iterator[tuple[str, str, Loc, str]]:
 
 @rule("NP110", "interface the device does not have")
 def unknown_interface(intent: Intent) -> Iterator[Finding]:
+    known: dict[str, set[str] | None] = {}
     for device, iface, loc, what in _interface_uses(intent):
-        ports = _ports(intent, device)
+        if device not in known:
+            known[device] = _ports(intent, device)
+        ports = known[device]
         if ports is not None and iface not in ports:
             yield _f(loc, f"{what}: {device} has no interface {iface}",
                      f"{device} has: {_summary(ports)} (inventory/hosts.yaml)")
@@ -586,13 +618,14 @@ def unknown_group(intent: Intent) -> Iterator[Finding]:
 
 @rule("NP127", "address group outside its zone")
 def group_in_zone(intent: Intent) -> Iterator[Finding]:
-    zones = zone_prefixes(intent)
+    zones = {z: {prefix_key(p) for p in ps} for z, ps in zone_prefixes(intent).items()}
     for name, group in intent.firewall.groups.items():
         zone = intent.firewall.zones.get(group.zone)
         if zone is None or zone.default:
             continue
+        held = zones.get(group.zone, set())
         for address in group.addresses:
-            if not any(address.subnet_of(p) for p in zones.get(group.zone, [])):
+            if not any(k in held for k in supernet_keys(address)):
                 yield _f(group.at("addresses"), f"group {name}: {address} is not in zone "
                          f"{group.zone}", "a group is a part of its zone: fix the zone or address")
 
@@ -606,49 +639,9 @@ def empty_zone(intent: Intent) -> Iterator[Finding]:
                      "assign a VLAN to it, give it networks, or remove it")
 
 
-# -- shadowing: does an earlier rule already decide every flow of a later one?
-
-_Space = tuple[bool, tuple[IPv4Network, ...]]  # (outside-of-internal, prefixes)
-
-
-def _space(intent: Intent, name: str, zones: dict[str, list[IPv4Network]]) -> _Space:
-    group = intent.firewall.groups.get(name)
-    if group is not None:
-        return False, tuple(collapse_addresses(group.addresses))
-    zone = intent.firewall.zones.get(name)
-    if zone is not None and zone.default:
-        return True, ()
-    return False, tuple(zones.get(name, ()))
-
-
-def _covers(big: _Space, small: _Space, internal: list[IPv4Network]) -> bool:
-    if not small[0] and not small[1]:
-        return False  # an empty zone matches nothing: NP121 speaks of it, not shadowing
-    if small[0]:
-        return big[0] or any(p.prefixlen == 0 for p in big[1])
-    if big[0]:
-        return all(not any(p.overlaps(i) for i in internal) for p in small[1])
-    return all(any(p.subnet_of(q) for q in big[1]) for p in small[1])
-
-
-def _port_covers(big: str, small: str) -> bool:
-    b, s = parse_service(big), parse_service(small)
-    if b.proto == "any":
-        return True
-    if b.proto != s.proto:
-        return False
-    return b.range[0] <= s.range[0] and s.range[1] <= b.range[1]
-
-
-def _flows(intent: Intent, r: Rule) -> list[tuple[str, str, str]]:
-    services = intent.firewall.services
-    return [(s, d, spec) for s in r.from_ for d in r.to for svc in r.services
-            for spec in services.get(svc, [])]
-
-
 @rule("NP119", "rule fully shadowed by an earlier rule with the opposite action")
 def shadowed(intent: Intent) -> Iterator[Finding]:
-    for r, earlier, opposite in _shadowing(intent):
+    for r, earlier, opposite in shadowing(intent):
         if opposite:
             yield _f(r.at(), f"rule {r.name} never matches: {', '.join(earlier)} already "
                      f"decide(s) all its traffic the other way", "move it above "
@@ -657,38 +650,8 @@ def shadowed(intent: Intent) -> Iterator[Finding]:
 
 @rule("NP120", "redundant rule (an earlier rule already does the same)", Severity.WARNING)
 def redundant(intent: Intent) -> Iterator[Finding]:
-    for r, earlier, opposite in _shadowing(intent):
+    for r, earlier, opposite in shadowing(intent):
         if not opposite:
             yield _f(r.at(), f"rule {r.name} is redundant: {', '.join(earlier)} already "
                      f"{'allow' if r.action == 'allow' else 'deny'} all its traffic",
                      "remove it, or narrow the earlier rule")
-
-
-def _shadowing(intent: Intent) -> Iterator[tuple[Rule, list[str], bool]]:
-    """(rule, earlier rules covering it, whether any of them acts the other way)."""
-    fw = intent.firewall
-    names = set(fw.zones) | set(fw.groups)
-    zones = zone_prefixes(intent)
-    internal = list(collapse_addresses(
-        p for z, ps in zones.items() if not (fw.zones.get(z) and fw.zones[z].default) for p in ps))
-    rules = [r for r in fw.rules
-             if set(r.from_ + r.to) <= names and set(r.services) <= set(fw.services)]
-    for j, later in enumerate(rules):
-        flows = _flows(intent, later)
-        if not flows:
-            continue
-        covering: list[Rule] = []
-        for flow in flows:
-            hit = next((e for e in rules[:j] for ef in _flows(intent, e)
-                        if _covers(_space(intent, ef[0], zones), _space(intent, flow[0], zones),
-                                   internal)
-                        and _covers(_space(intent, ef[1], zones), _space(intent, flow[1], zones),
-                                    internal)
-                        and _port_covers(ef[2], flow[2])), None)
-            if hit is None:
-                break
-            if hit not in covering:
-                covering.append(hit)
-        else:
-            yield later, [e.name for e in covering], any(e.action != later.action
-                                                         for e in covering)

@@ -3,12 +3,14 @@
 * IOS: structural checks with ciscoconfparse2 (every VLAN an interface uses is
   defined, every referenced ACL exists, no address on two interfaces).
 * FRR: FRR's own parser, ``vtysh --dryrun``, in a private config directory.
-* nftables: ``nft --check`` inside a throw-away user+network namespace
-  (``unshare -rn``), so it needs no root and never touches the host's ruleset.
+* nftables: ``nft --check`` inside a throw-away network namespace (``unshare -n`` as
+  root, ``unshare -rn`` with a user namespace otherwise), so it never touches the host's
+  ruleset and needs no root.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -116,6 +118,12 @@ def lint_frr(name: str, text: str) -> list[Finding]:
                                    "fix the FRR template (vtysh --dryrun)")]
 
 
+_NETNS = ["-n"] if os.geteuid() == 0 else ["-rn"]
+"""A throw-away network namespace; a user namespace too when not root. Inside a user
+namespace netlink cannot enlarge its buffer, so a large ruleset (2,000 rules) fails with
+"Message too long" there although nft accepts it: as root, no user namespace is needed."""
+
+
 def lint_nft(name: str, text: str) -> list[Finding]:
     nft, unshare = _tool(NFT), _tool("unshare")
     if nft is None or unshare is None:
@@ -123,7 +131,7 @@ def lint_nft(name: str, text: str) -> list[Finding]:
     with tempfile.NamedTemporaryFile("w", suffix=".nft", prefix="netpipe-") as tmp:
         tmp.write(text)
         tmp.flush()
-        proc = _run([unshare, "-rn", nft, "--check", "-f", tmp.name])
+        proc = _run([unshare, *_NETNS, nft, "--check", "-f", tmp.name])
         path = tmp.name
     if proc.returncode == 0:
         return []
