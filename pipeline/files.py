@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,21 @@ class Refused(Exception):
         self.missing = missing
         self.size = size
         """Set when the file is larger than the limit: its size in bytes."""
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+
+
+def plain_name(name: str) -> bool:
+    """A file name netpipe lists and shows as it is: letters, digits, '.', '_', '-'.
+    Anything else (control characters, bytes that are not UTF-8) would reach CI logs raw."""
+    return _PLAIN_NAME.fullmatch(name) is not None
+
+
+def shown(name: str) -> str:
+    """``name`` safe to print: control characters, non-UTF-8 bytes and the rest escaped."""
+    return name if plain_name(name) else repr(name)[1:-1].encode(
+        "ascii", "backslashreplace").decode("ascii")[:64]
 
 
 def _kind(mode: int) -> str:

@@ -431,6 +431,20 @@ class Firewall(Node):
 # --------------------------------------------------------------------------- inventory
 
 
+OPTIONAL_ARGS = {
+    "transport", "sudo", "port", "key_file", "known_hosts_file", "global_delay_factor",
+    "read_timeout_override", "conn_timeout", "dest_file_system", "auto_rollback_on_error",
+    "inline_transfer", "fast_cli", "keepalive",
+}
+"""NAPALM driver options the inventory may set. Left out on purpose: ssh_config_file (a
+ProxyCommand runs on the CI runner), session_log (writes the session, secrets and all, to
+a file), alt_key_file/alt_host_keys/use_keys/allow_agent, secret, and the lab's netns
+transport with its paths (vty_socket, confdir, rundir, state_dir, frr_reload)."""
+
+
+_NEXT = {"napalm": "extras", "extras": "optional_args"}
+
+
 class Credentials(Node):
     username_env: SecretName
     password_env: SecretName
@@ -462,4 +476,41 @@ class Host(Node):
     port: Int | None = None
     username: str | None = None
     connection_options: Annotated[dict[str, Any], BeforeValidator(strip_locs)] = {}
+
+    @field_validator("connection_options", mode="before")
+    @classmethod
+    def _connection_options(cls, value: Any, info: ValidationInfo) -> Any:
+        """Only ``napalm: {extras: {optional_args: {…}}}`` with options that cannot make the
+        runner run a command, read or write a file, or connect elsewhere; each refusal is a
+        finding at its own line (the value still carries the loader's positions here)."""
+        if not isinstance(value, dict) or not isinstance(info.context, dict):
+            return value
+        found: list[Finding] = info.context.setdefault("findings", [])
+
+        def refuse(mapping: dict[str, Any], key: str, message: str) -> None:
+            src = mapping.get(LOC_KEY)
+            found.append(Finding.at(src.at(key) if isinstance(src, Source) else None, "NP011",
+                                    message, "see OPTIONAL_ARGS in docs/intent.md (inventory)"))
+
+        for key in [k for k in value if k not in ("napalm", LOC_KEY)]:
+            refuse(value, key, f"connection option {excerpt(key)}: only 'napalm' is read")
+        layer = value
+        for step in ("napalm", "extras", "optional_args"):
+            inner = layer.get(step, {}) if isinstance(layer, dict) else None
+            if not isinstance(inner, dict):
+                refuse(layer, step, f"connection option {step} must be a mapping")
+                return {}
+            for key in [k for k in inner if k not in (LOC_KEY, _NEXT.get(step))]:
+                if step != "optional_args":
+                    refuse(inner, key, f"connection option {step}.{excerpt(key)} is not read")
+            layer = inner
+        for key, option in layer.items():
+            if key == LOC_KEY:
+                continue
+            if key not in OPTIONAL_ARGS:
+                refuse(layer, key, f"optional_args {excerpt(key)} is not allowed (it could run "
+                       "a command, read or write a file on the runner)")
+            elif key == "transport" and option != "ssh":
+                refuse(layer, key, "optional_args transport: only ssh (the lab sets its own)")
+        return value
     data: HostData

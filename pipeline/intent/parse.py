@@ -132,7 +132,15 @@ def _site_files(root: Path, findings: list[Finding]) -> list[str]:
                                        "netpipe reads only real folders and files inside the "
                                        "repository, never through a symbolic link"))
         return []
-    return [f"{SITES_DIR}/{name}" for name in names if name.endswith(".yaml")]
+    plain = []
+    for name in names:
+        if not files.plain_name(name):
+            findings.append(Finding.at(Loc(f"{SITES_DIR}/{files.shown(name)}"), "NP014",
+                                       "a file name with characters other than letters, "
+                                       "digits, '.', '_' and '-'", "rename the file"))
+        elif name.endswith(".yaml"):
+            plain.append(f"{SITES_DIR}/{name}")
+    return plain
 
 
 def _mapping(doc: Document | None, findings: list[Finding]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ validated intent and return findings that point at the line that is wrong.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any, get_args
 
 from pydantic.fields import FieldInfo
 
-from pipeline.findings import Finding, Loc, Severity
+from pipeline.findings import Finding, Loc, Severity, excerpt
 from pipeline.intent.derive import (
     end_ospf,
     link_addresses,
@@ -123,6 +124,38 @@ def declared_secrets(intent: Intent) -> Iterator[Finding]:
         elif declared[name] != kind:
             yield _f(loc, f"secret {name} is declared as {declared[name]}, used here as {kind}",
                      "declare one variable per use: each kind has its own allowed characters")
+
+
+_DNS_NAME = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]+\Z")
+
+
+@rule("NP023", "device address outside the network")
+def device_address(intent: Intent) -> Iterator[Finding]:
+    """netpipe sends the device login to ``hostname``: a merge request must not be able to
+    point it at a machine of its own."""
+    fw = intent.firewall
+    own = {prefix_key(p) for z, ps in zone_prefixes(intent).items() for p in ps
+           if p.prefixlen > 0 and not (fw.zones.get(z) and fw.zones[z].default)}
+    own |= {prefix_key(link.subnet) for link in intent.topology.links if link.subnet}
+    own |= {prefix_key(h.data.loopback.network) for h in intent.hosts.values()
+            if h.data.loopback is not None}  # not uplinks: their far end is someone else's
+    own |= {prefix_key(p) for site in intent.sites.values() for p in site.pools}
+    domain = intent.network.domain
+    for name, host in sorted(intent.hosts.items()):
+        try:
+            address = IPv4Address(host.hostname)
+        except ValueError:
+            if not (host.hostname.endswith("." + domain) and _DNS_NAME.match(host.hostname)):
+                yield _f(host.at("hostname"), f"{name}: hostname {excerpt(host.hostname)} is "
+                         f"neither an address of the network nor a name under {domain}",
+                         "the device login is sent to this address: write the device's "
+                         "management address")
+            continue
+        if not any(k in own for k in supernet_keys(IPv4Network(address))):
+            yield _f(host.at("hostname"), f"{name}: hostname {address} is outside the network's "
+                     "own prefixes (site pools, zones' VLANs and networks, links, loopbacks)",
+                     "the device login is sent to this address: write the device's "
+                     "management address")
 
 
 # --------------------------------------------------------------------------- VLANs

@@ -21,7 +21,7 @@ from pathlib import Path
 from ciscoconfparse2 import CiscoConfParse
 
 from pipeline import system
-from pipeline.findings import Finding, Loc, Severity
+from pipeline.findings import Finding, Loc, Severity, clip
 from pipeline.render.render import Rendered
 
 VTYSH = "vtysh"
@@ -112,9 +112,10 @@ def lint_frr(name: str, text: str) -> list[Finding]:
     output = (proc.stdout + proc.stderr).strip()
     for m in re.finditer(r"^line (\d+): (.*)$", output, re.M):
         findings.append(Finding.at(Loc(name, int(m[1]), 1), "NP310",
-                                   f"FRR rejects this line: {m[2].strip()}",
+                                   f"FRR rejects this line: {clip(m[2].strip(), 160)}",
                                    "fix the FRR template (vtysh --dryrun)"))
-    return findings or [Finding.at(Loc(name), "NP310", f"FRR rejects the config: {output}",
+    return findings or [Finding.at(Loc(name), "NP310",
+                                   f"FRR rejects the config: {clip(output, 160)}",
                                    "fix the FRR template (vtysh --dryrun)")]
 
 
@@ -139,10 +140,11 @@ def lint_nft(name: str, text: str) -> list[Finding]:
     for m in re.finditer(rf"^{re.escape(path)}:(\d+):(\d+)(?:-\d+)?: Error: (.*)$",
                          proc.stderr, re.M):
         findings.append(Finding.at(Loc(name, int(m[1]), int(m[2])), "NP311",
-                                   f"nftables rejects this line: {m[3].strip()}",
+                                   f"nftables rejects this line: {clip(m[3].strip(), 160)}",
                                    "fix the nftables template (nft --check)"))
     return findings or [Finding.at(Loc(name), "NP311",
-                                   f"nftables rejects the ruleset: {proc.stderr.strip()}",
+                                   "nftables rejects the ruleset: "
+                                   f"{clip(proc.stderr.strip(), 160)}",
                                    "fix the nftables template (nft --check)")]
 
 

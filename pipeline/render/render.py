@@ -73,14 +73,20 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _names(base: Path, folder: str) -> list[str]:
-    """The templates a platform renders: ``*.j2`` not starting with ``_``."""
+    """The templates a platform renders: ``*.j2`` not starting with ``_``.
+
+    Raises Refused for a name that is not plain (it would be printed raw in findings)."""
     try:
-        return [n for n in files.listdir(base, folder) if n.endswith(".j2")
-                and not n.startswith("_")]
+        names = files.listdir(base, folder)
     except files.Refused as exc:
         if exc.missing:
             return []
         raise
+    for name in names:
+        if not files.plain_name(name):
+            raise files.Refused(f"{folder}/{files.shown(name)}", "has a file name with "
+                                "characters other than letters, digits, '.', '_' and '-'")
+    return [n for n in names if n.endswith(".j2") and not n.startswith("_")]
 
 
 def _refusal(exc: files.Refused, root: Path, base: Path) -> Finding:

@@ -105,6 +105,27 @@ CASES = [
 ]
 
 
+def _escape_name(folder: str) -> object:
+    def mutate(net: Net) -> None:
+        path = os.fsencode(net.path(folder)) + b"/\xff\x1b[2J.yaml"
+        with open(path, "w") as fh:
+            fh.write("name: x\n")
+    return mutate
+
+
+def _escape_template(net: Net) -> None:
+    with open(os.fsencode(net.path("templates/ios")) + b"/\x1b[2Jx.j2", "w") as fh:
+        fh.write("x\n")
+
+
+CASES += [
+    Case("site-name-escapes", "a site file named with a terminal escape and a non-UTF-8 byte",
+         _escape_name("intent/sites"), "NP014", "intent/sites/\\udcff\\x1b[2J.yaml"),
+    Case("template-name-escapes", "a template named with a terminal escape", _escape_template,
+         "NP014", "templates/ios/\\x1b[2Jx.j2"),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=cases_ids(CASES))
 def test_hostile_files(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
