@@ -2,7 +2,8 @@
 
 Exit codes: 0 clean, 1 findings of severity error, 2 usage or setup error,
 3 device or connection failure, 4 a deploy failed and was rolled back, 5 a bug in
-netpipe itself (one line; the traceback with --debug).
+netpipe itself (one line; the traceback with --debug), 6 the state store failed after
+devices were changed (the outcome table is printed).
 """
 
 from __future__ import annotations

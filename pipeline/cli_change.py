@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +18,13 @@ from rich.console import Console
 from pipeline.build import Build, build
 from pipeline.change import diff as diffs
 from pipeline.change.candidate import candidate, needed_secrets
-from pipeline.change.deploy import Deployment, DeployResult, Health
-from pipeline.change.revision import RevisionError, describe, tree_at
-from pipeline.change.rollback import Rollback
-from pipeline.change.store import Store, StoreError, open_store
+from pipeline.change.deploy import Deployment
+from pipeline.change.history import DEPLOYMENT_ID
+from pipeline.change.journal import DeployResult, Health, who
+from pipeline.change.revision import RevisionError, deployed_revision, resolve, tree_at
+from pipeline.change.rollback import Rollback, Verifier
+from pipeline.change.seal import Sealer, SealError
+from pipeline.change.store import LockHeld, Store, StoreError, default_kind, open_store
 from pipeline.change.targets import Target, TargetError, lab_targets, nornir_for
 from pipeline.change.targets import production_targets as prod_targets
 from pipeline.findings import Finding
@@ -186,8 +189,12 @@ def _say_skipped(skipped: Mapping[str, str], out: Callable[[str], None]) -> None
 
 
 def _store(args: argparse.Namespace, root: Path) -> Store:
-    kind = args.state or os.environ.get("NETPIPE_STATE", "fs")
-    return open_store(root, kind, args.state_dir)
+    """The network's one state store (see ``store.default_kind``); a local-only one is
+    announced on stderr every time."""
+    kind, warning = default_kind(root, args.state or os.environ.get("NETPIPE_STATE") or None)
+    if warning:
+        print(f"netpipe: {warning}", file=sys.stderr)
+    return open_store(root, kind, args.state_dir, offline=getattr(args, "offline", False))
 
 
 def _platforms(ctx: Context) -> dict[str, str]:
@@ -249,7 +256,6 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     def run() -> int:
-        args.limit = getattr(args, "limit", None)
         ctx = context(args, Path(args.root).resolve())
         assert ctx.health is not None
         report = ctx.health(probes=args.lab and args.probes)
@@ -267,10 +273,9 @@ def _print_result(result: DeployResult, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps({
             "id": result.id, "exit_code": result.exit_code, "message": result.message,
-            "batches": result.batches,
-            "devices": {h: {"state": o.state, "detail": o.detail}
-                        for h, o in sorted(result.outcomes.items())},
+            "batches": result.batches, "devices": result.devices(),
             "health": result.health.as_dict() if result.health else None,
+            "store_error": result.store_error or None,
         }, indent=2))
         return
     if result.outcomes:
@@ -289,23 +294,26 @@ def _confirm(args: argparse.Namespace, ctx: Context) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _deploy(args: argparse.Namespace, root: Path, result: Build | None = None,
-            kind: str = "deploy", revision: str | None = None) -> int:
-    ctx = context(args, root, result)
-    if kind == "deploy" and not _confirm(args, ctx):
-        say("not deployed")
-        return EXIT_USAGE
+def _sealer(lab_mode: bool) -> Sealer:
+    try:
+        return Sealer.for_lab() if lab_mode else Sealer.from_env()
+    except SealError as exc:
+        raise Refused(str(exc)) from None
+
+
+def _deploy(args: argparse.Namespace, root: Path, ctx: Context, *, kind: str,
+            revision: str, label: str, canary: list[str]) -> int:
     assert ctx.health is not None
     _say_skipped(ctx.skipped, say)
-    canary = [h.strip() for h in (args.canary or "").split(",") if h.strip()]
     unknown = [h for h in canary if h not in ctx.targets]
     if unknown:
         raise Refused(f"--canary names untargeted device(s): {', '.join(unknown)}")
     deployment = Deployment(
         nr=nornir_for(ctx.targets, args.workers), store=_store(args, root),
         configs=ctx.configs, platforms=_platforms(ctx), secrets=ctx.secrets,
-        health=ctx.health, revision=revision or describe(root), say=say, canary=canary,
-        batch_size=args.batch_size, confirm_timeout=args.confirm_timeout, kind=kind)
+        health=ctx.health, revision=revision, seal=_sealer(args.lab), revision_label=label,
+        say=say, canary=canary, batch_size=args.batch_size,
+        confirm_timeout=args.confirm_timeout, kind=kind)
     with _progress(f"{kind} in progress"):
         outcome = deployment.run()
     _print_result(outcome, args.format)
@@ -313,7 +321,18 @@ def _deploy(args: argparse.Namespace, root: Path, result: Build | None = None,
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    return _guard(lambda: _deploy(args, Path(args.root).resolve()))
+    def run() -> int:
+        root = Path(args.root).resolve()
+        ctx = context(args, root)
+        if not _confirm(args, ctx):
+            say("not deployed")
+            return EXIT_USAGE
+        sha, label = deployed_revision(root)
+        canary = [h.strip() for h in (args.canary or "").split(",") if h.strip()]
+        return _deploy(args, root, ctx, kind="deploy", revision=sha, label=label,
+                       canary=canary)
+
+    return _guard(run)
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -322,25 +341,14 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def _rollback(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
-    if args.to:
-        try:
-            tree = tree_at(root, args.to)
-        except RevisionError as exc:
-            raise Refused(str(exc)) from None
-        with tree:
-            old = build(Path(tree.name))
-            if not old.ok:
-                print(render_findings(old.findings, "text"))
-                raise Refused(f"the intent at {args.to} does not validate")
-            args.yes, args.canary = True, None
-            return _deploy(args, root, old, kind="rollback-to", revision=args.to)
+    if args.to and not DEPLOYMENT_ID.fullmatch(args.to):
+        return _rollback_to_revision(args, root, args.to)
     store = _store(args, root)
-    health: Health | None = None
+    hosts = sorted({h for r in store.deployments() for h in r.get("backups") or []})
     if args.lab:
         check_lab()
-        hosts = _backup_hosts(store)
         targets = lab_targets(lab_prefix(), hosts)
-        secrets = lab.lab_secrets(_placeholders(store))
+        secret_source: Callable[[set[str]], dict[str, str]] = lab.lab_secrets
     else:
         inventory, findings = load_inventory(root)
         if findings:
@@ -350,73 +358,62 @@ def _rollback(args: argparse.Namespace) -> int:
             targets = prod_targets(inventory)
         except TargetError as exc:
             raise Refused(str(exc)) from None
-        secrets = {n: os.environ[n] for n in _placeholders(store) if n in os.environ}
-    with _intent_of_backup(root, store) as verified:
-        if verified is not None and verified.ok:
-            health = _health(verified, targets, args.health_wait, args.lab)
-        else:
-            say("verify after rollback skipped: no intent is known for the restored configs "
-                "(they predate netpipe's first deployment, or that revision does not "
-                "validate); run `netpipe verify` against the right revision")
-        return _run_rollback(args, store, targets, secrets, health)
-
-
-def _run_rollback(args: argparse.Namespace, store: Store, targets: dict[str, Target],
-                  secrets: dict[str, str], health: Health | None) -> int:
+        secret_source = _env_secrets
     limit = [h.strip() for h in (args.limit or "").split(",") if h.strip()]
+    rollback = Rollback(nornir_for(targets, args.workers), store, _sealer(args.lab),
+                        secret_source, _verifier(root, targets, args), say, args.force, limit,
+                        args.to, "offline: origin unreachable" if args.offline else "")
     with _progress("rollback in progress"):
-        outcome = Rollback(nornir_for(targets, args.workers), store, secrets, health, say,
-                           args.force, limit).run()
+        outcome = rollback.run()
     _print_result(outcome, args.format)
+    if args.offline:
+        say("offline: this rollback is recorded in the local netpipe-state branch only; the "
+            "next netpipe run that reaches origin merges it there")
     return outcome.exit_code
 
 
-@contextlib.contextmanager
-def _intent_of_backup(root: Path, store: Store) -> Iterator[Build | None]:
-    """The intent the restored configs were rendered from, to verify against.
+def _env_secrets(names: set[str]) -> dict[str, str]:
+    return {n: os.environ[n] for n in names if n in os.environ}
 
-    The backups hold the network as it was before the last deployment, i.e. as the
-    deployment before that one left it: its git revision, when clean, is rendered
-    again. Otherwise the working tree's intent is the best guess.
-    """
-    from pipeline.change.rollback import last_backup
 
-    record = last_backup(store)
-    earlier = [d for d in store.deployments() if record and d["id"] < record["id"]
-               and d.get("result") == "ok" and d.get("kind") != "rollback"]
-    if not earlier:  # the backups predate netpipe: no intent describes them
-        yield None
-        return
-    revision = str(earlier[-1].get("revision", ""))
-    if revision and "+" not in revision and revision != "unversioned":
+def _rollback_to_revision(args: argparse.Namespace, root: Path, rev: str) -> int:
+    """``--to <git revision>``: render that intent and deploy it with the usual safety;
+    the record keeps the commit id the revision named at this moment."""
+    try:
+        sha = resolve(root, rev)
+        tree = tree_at(root, sha)
+    except RevisionError as exc:
+        raise Refused(str(exc)) from None
+    with tree:
+        old = build(Path(tree.name))
+        if not old.ok:
+            print(render_findings(old.findings, "text"))
+            raise Refused(f"the intent at {rev} does not validate")
+        ctx = context(args, root, old)
+        label = rev if rev.startswith(sha[:7]) else f"{rev} = {sha[:12]}"
+        return _deploy(args, root, ctx, kind="rollback-to", revision=sha, label=label,
+                       canary=[])
+
+
+def _verifier(root: Path, targets: dict[str, Target], args: argparse.Namespace) -> Verifier:
+    """A health check for the intent at a revision, built only when the rollback knows it."""
+
+    def verifier(revision: str | None) -> tuple[Health | None, str]:
+        if revision is None:
+            return None, ("no intent is known to describe the restored configs (they predate "
+                          "netpipe's records, or the deployment before left devices in an "
+                          "unknown state); run `netpipe verify` against the right revision")
         try:
             tree = tree_at(root, revision)
-        except RevisionError:
-            tree = None
-        if tree is not None:
-            with tree:
-                yield build(Path(tree.name), run_lint=False)
-            return
-    yield build(root, run_lint=False)
+        except RevisionError as exc:
+            return None, f"the intent at {revision[:12]} cannot be read: {exc}"
+        with tree:
+            intent = build(Path(tree.name), run_lint=False)
+        if not intent.ok:
+            return None, f"the intent at {revision[:12]} does not validate"
+        return _health(intent, targets, args.health_wait, args.lab), ""
 
-
-def _backup_hosts(store: Store) -> list[str]:
-    from pipeline.change.rollback import last_backup
-
-    record = last_backup(store)
-    return store.backup_hosts(record["id"]) if record else []
-
-
-def _placeholders(store: Store) -> set[str]:
-    """Secret names the last backups need (they hold placeholders, never values)."""
-    from pipeline.change.rollback import last_backup
-    from pipeline.secrets import PLACEHOLDER
-
-    record = last_backup(store)
-    if record is None:
-        return set()
-    return {m for h in store.backup_hosts(record["id"])
-            for m in PLACEHOLDER.findall(store.load_backup(record["id"], h))}
+    return verifier
 
 
 def guard(run: Callable[[], int]) -> int:
@@ -429,22 +426,26 @@ def _guard(run: Callable[[], int]) -> int:
         return run()
     except (Refused, StoreError, BadSecret) as exc:
         print(f"netpipe: {exc}", file=sys.stderr)
+        if isinstance(exc, StoreError) and "reach" in str(exc):
+            print("netpipe: origin is unreachable; in an emergency `netpipe rollback --offline`"
+                  " works from this clone's copy of the state", file=sys.stderr)
         return EXIT_USAGE
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
     """Who holds the network lock; ``--break`` removes a stale one (recorded)."""
-    from pipeline.change.deploy import who
+    def run() -> int:
+        store = _store(args, Path(args.root).resolve())
+        info = store.break_lock(who()) if args.break_ else store.lock_info()
+        if info is None:
+            say("the network is not locked")
+        elif args.break_:
+            say(f"broke the lock of {info.holder} (since {info.since}, {info.reason}); recorded")
+        else:
+            say(str(LockHeld(info)).replace("the network is locked", "locked", 1))
+        return EXIT_OK
 
-    store = _store(args, Path(args.root).resolve())
-    info = store.break_lock(who()) if args.break_ else store.lock_info()
-    if info is None:
-        say("the network is not locked")
-    elif args.break_:
-        say(f"broke the lock of {info.holder} (since {info.since}, {info.reason}); recorded")
-    else:
-        say(f"locked by {info.holder} since {info.since} ({info.reason})")
-    return EXIT_OK
+    return _guard(run)
 
 
 # --------------------------------------------------------------------------- arguments
@@ -496,8 +497,13 @@ def add_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     state(c)
     c.add_argument("--last-known-good", action="store_true",
                    help="restore the backups of the last deployment (the default)")
-    c.add_argument("--to", help="render the intent at this git revision and deploy it")
-    c.add_argument("--force", action="store_true", help="break a stale lock (recorded)")
+    c.add_argument("--to", help="a deployment id: restore the backups taken before it; a git "
+                                "revision: render that intent and deploy it")
+    c.add_argument("--force", action="store_true",
+                   help="break the network lock first (recorded): a running deploy stops")
+    c.add_argument("--offline", action="store_true",
+                   help="origin is unreachable: work from this clone's copy of the state "
+                        "branch and merge the record into origin on the next run")
     c.set_defaults(batch_size=100, confirm_timeout=120, canary=None, yes=True)
     c = command("lock", "show who holds the network lock, or --break a stale one", ("text",))
     c.add_argument("--break", dest="break_", action="store_true")

@@ -17,6 +17,7 @@ from pipeline.build import build
 from pipeline.change.candidate import candidate, needed_secrets
 from pipeline.change.deploy import Deployment
 from pipeline.change.diff import run_diff
+from pipeline.change.seal import Sealer
 from pipeline.change.store import open_store
 from pipeline.change.targets import Target, TargetError, nornir_for, production_targets
 from pipeline.cli import main
@@ -86,7 +87,8 @@ def test_deploy_with_an_unreachable_ios_device_touches_nothing(tmp_path: Path) -
     messages: list[str] = []
     outcome = Deployment(
         nornir_for(targets), store, {"hq-sw1": candidate(result.rendered["hq-sw1"], SECRETS)},
-        {"hq-sw1": "ios"}, SECRETS, lambda **_: Report(), "test", say=messages.append).run()
+        {"hq-sw1": "ios"}, SECRETS, lambda **_: Report(), "", Sealer.for_lab(),
+        say=messages.append).run()
     assert outcome.exit_code == 3
     assert outcome.outcomes["hq-sw1"].state == "unreachable"
     assert "nothing was changed" in outcome.message

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.build import Build, build
-from pipeline.change.revision import NETWORK_DIRS, RevisionError, extract
+from pipeline.change.revision import NETWORK_DIRS, RevisionError, extract, resolve
 from pipeline.findings import has_errors
 from pipeline.intent.parse import INVENTORY, load_inventory
 from pipeline.render.render import render
@@ -171,12 +171,10 @@ def _resolve(root: Path, base: str) -> str:
     inside = _run(root, "rev-parse", "--is-inside-work-tree")
     if inside.returncode != 0 or inside.stdout.strip() != b"true":
         raise BlastError(f"{root} is not inside a git work tree")
-    if not base or base.startswith("-"):
-        raise BlastError(f"not a revision: {base!r}")
-    sha = _run(root, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
-    if sha.returncode != 0:
-        raise BlastError(f"unknown revision {base!r} in {root}")
-    return sha.stdout.decode().strip()
+    try:
+        return resolve(root, base)
+    except RevisionError as exc:
+        raise BlastError(str(exc)) from None
 
 
 def _changed_files(root: Path, sha: str) -> list[tuple[str, str]]:

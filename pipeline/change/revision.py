@@ -26,6 +26,26 @@ def describe(root: Path) -> str:
     return head.stdout.decode().strip() + ("+dirty" if dirty else "")
 
 
+def resolve(root: Path, rev: str) -> str:
+    """The full commit id ``rev`` names now (``HEAD~1`` must not mean another commit
+    when a rollback reads the record later)."""
+    if not rev or rev.startswith("-"):
+        raise RevisionError(f"not a revision: {rev!r}")
+    sha = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if sha.returncode != 0:
+        raise RevisionError(f"unknown revision {rev!r} in {root}")
+    return sha.stdout.decode().strip()
+
+
+def deployed_revision(root: Path) -> tuple[str, str]:
+    """(commit id, label) of the intent a deploy pushes: the id is "" unless the network
+    directories are exactly HEAD's (a dirty tree is no revision anyone can render again)."""
+    label = describe(root)
+    if label == "unversioned" or label.endswith("+dirty"):
+        return "", label
+    return resolve(root, "HEAD"), label
+
+
 def extract(root: Path, rev: str, dest: Path) -> str:
     """Write the network directories as of ``rev`` into ``dest``; returns the commit sha.
 
@@ -35,12 +55,7 @@ def extract(root: Path, rev: str, dest: Path) -> str:
     refused (it could point anywhere), and no path can leave ``dest``. (Not ``git archive``
     plus ``tarfile``: its ``filter=`` needs Python 3.11.4, Debian 12 ships 3.11.2.)
     """
-    if not rev or rev.startswith("-"):
-        raise RevisionError(f"not a revision: {rev!r}")
-    sha = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
-    if sha.returncode != 0:
-        raise RevisionError(f"unknown revision {rev!r} in {root}")
-    commit = sha.stdout.decode().strip()
+    commit = resolve(root, rev)
     present = [d for d in NETWORK_DIRS
                if _git(root, "cat-file", "-e", f"{commit}:./{d}").returncode == 0]
     if not present:

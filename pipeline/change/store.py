@@ -18,6 +18,7 @@ Layout: ``lock.json``, ``deployments/<id>.json``, ``backups/<id>/<host>.conf``,
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -27,8 +28,8 @@ import secrets
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,14 +46,34 @@ _ID = re.compile(r"(\d{8}T\d{6}Z)-([0-9a-f]{6})")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]*")
 
 
+LEASE = 900  # seconds a lock stays fresh without renewal; a deploy renews it every batch
+
+
 @dataclass(frozen=True)
 class LockInfo:
-    """Who holds the network lock; ``token`` tells this acquisition from a later one."""
+    """Who holds the network lock; ``token`` tells this acquisition from a later one.
+
+    The lock is a lease: its holder renews it (``renewed``) before every batch. Nothing
+    breaks an expired lease by itself (a slow deploy must never find its lock taken);
+    expiry only tells a human that the holder has probably died.
+    """
 
     holder: str
     since: str
     reason: str
     token: str
+    renewed: str = ""
+    lease: int = 0
+
+    def expired(self, now: datetime | None = None) -> bool:
+        if not self.lease:
+            return False
+        try:
+            last = datetime.strptime(self.renewed or self.since, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return False
+        now = now or datetime.now(UTC)
+        return now > last.replace(tzinfo=UTC) + timedelta(seconds=self.lease)
 
 
 class LockHeld(Exception):
@@ -64,17 +85,26 @@ class LockHeld(Exception):
 
     def __str__(self) -> str:
         i = self.info
-        return f"the network is locked by {i.holder} since {i.since} ({i.reason})"
+        text = f"the network is locked by {i.holder} since {i.since} ({i.reason})"
+        if i.expired():
+            text += (f"; its lease expired (last renewed {i.renewed or i.since}): the holder has "
+                     "probably died")
+        return text
 
 
 class StoreError(Exception):
     """The store itself failed (git error, unreachable origin, persistent contention)."""
 
 
+class LockLost(StoreError):
+    """Our lock is gone: someone broke it (``rollback --force``, ``lock --break``)."""
+
+
 class Store(Protocol):
     """What deploy and rollback need from a state backend."""
 
     def acquire_lock(self, holder: str, reason: str) -> LockInfo: ...
+    def renew_lock(self, info: LockInfo) -> LockInfo: ...
     def release_lock(self, info: LockInfo) -> None: ...
     def break_lock(self, by: str) -> LockInfo | None: ...
     def lock_info(self) -> LockInfo | None: ...
@@ -87,15 +117,39 @@ class Store(Protocol):
     def events(self) -> list[dict[str, Any]]: ...
 
 
-def open_store(root: Path, kind: str = "fs", location: str | None = None) -> Store:
+def open_store(root: Path, kind: str = "fs", location: str | None = None,
+               offline: bool = False) -> Store:
     """The store the CLI asked for: ``fs`` (location = directory) or ``git`` (location =
     branch). The git store pushes to ``origin`` when the repository has one, because a
-    state that stays on a CI runner is lost with it."""
+    state that stays on a CI runner is lost with it; ``offline`` keeps it local for now
+    (origin is down) and the next run that reaches origin merges what was written."""
     if kind == "fs":
         return FilesystemStore(Path(location) if location else root / ".netpipe" / "state")
     if kind == "git":
-        return GitStore(root, location or DEFAULT_BRANCH, push=True)
+        return GitStore(root, location or DEFAULT_BRANCH, push=True, offline=offline)
     raise ValueError(f"unknown state store {kind!r} (fs or git)")
+
+
+def has_origin(root: Path) -> bool:
+    proc = subprocess.run(["git", "-C", str(root), "remote"], capture_output=True, check=False)
+    return proc.returncode == 0 and "origin" in proc.stdout.decode().split()
+
+
+def default_kind(root: Path, asked: str | None) -> tuple[str, str]:
+    """(store kind, warning): one lock per network, not per clone.
+
+    Wherever the network repository has an ``origin``, the git store (on origin) is the
+    default, so a laptop and CI share one lock and one set of backups. A local-only store
+    is said out loud: chosen explicitly beside an origin, or the only option without one.
+    """
+    origin = has_origin(root)
+    if asked == "git" or (asked is None and origin):
+        return "git", ""
+    if asked == "fs" and origin:
+        return "fs", ("WARNING: --state fs keeps the lock and backups in this clone only; a "
+                      "deploy from CI or another clone will not see them")
+    return "fs", ("note: the network repository has no origin remote, so the lock and backups "
+                  "live in this directory only (.netpipe/state)")
 
 
 # -- shared helpers
@@ -135,9 +189,23 @@ def _parse_lock(raw: bytes | None) -> LockInfo | None:
         return None
     try:
         data = json.loads(raw)
-        return LockInfo(**{k: str(data[k]) for k in ("holder", "since", "reason", "token")})
+        return LockInfo(str(data["holder"]), str(data["since"]), str(data["reason"]),
+                        str(data["token"]), str(data.get("renewed", "")),
+                        int(data.get("lease", 0)))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _new_lock(holder: str, reason: str) -> LockInfo:
+    now = _now()
+    return LockInfo(holder, now, reason, secrets.token_hex(16), now, LEASE)
+
+
+def _lost(info: LockInfo, current: LockInfo | None) -> LockLost:
+    if current is None:
+        return LockLost(f"the network lock of {info.holder} was broken (it is gone)")
+    return LockLost(f"the network lock of {info.holder} was broken; it is now held by "
+                    f"{current.holder} since {current.since} ({current.reason})")
 
 
 def _unknown_lock(since: str = "") -> LockInfo:
@@ -204,7 +272,7 @@ class FilesystemStore:
         return self.path / "lock.json"
 
     def acquire_lock(self, holder: str, reason: str) -> LockInfo:
-        info = LockInfo(holder, _now(), reason, secrets.token_hex(16))
+        info = _new_lock(holder, reason)
         data = _lock_bytes(info)
         self.path.mkdir(parents=True, exist_ok=True)
         for attempt in range(_ATTEMPTS):
@@ -245,28 +313,51 @@ class FilesystemStore:
                 return None
             time.sleep(0.02)
 
+    @contextlib.contextmanager
+    def _mutex(self) -> Iterator[None]:
+        """Renew, release and break exclude each other (acquire needs only O_EXCL): a renewal
+        racing a break must never bring the broken lock back."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with (self.path / ".lock.mutex").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def renew_lock(self, info: LockInfo) -> LockInfo:
+        with self._mutex():
+            current = self.lock_info()
+            if current is None or not info.token or current.token != info.token:
+                raise _lost(info, current)
+            renewed = replace(current, renewed=_now(), lease=LEASE)
+            _atomic_write(self._lock, _lock_bytes(renewed))
+            return renewed
+
     def release_lock(self, info: LockInfo) -> None:
-        current = self.lock_info()
-        if not info.token or current is None or current.token != info.token:
-            return
-        # Move it aside and check again, so a lock broken and re-taken meanwhile survives.
-        aside = self.path / f".lock.{secrets.token_hex(6)}"
-        try:
-            os.rename(self._lock, aside)
-        except FileNotFoundError:
-            return
-        moved = _parse_lock(aside.read_bytes())
-        if moved is None or moved.token != info.token:
-            with contextlib.suppress(FileExistsError):
-                os.link(aside, self._lock)
-        aside.unlink()
+        with self._mutex():
+            current = self.lock_info()
+            if not info.token or current is None or current.token != info.token:
+                return
+            # Move it aside and check again, so a lock broken and re-taken meanwhile survives.
+            aside = self.path / f".lock.{secrets.token_hex(6)}"
+            try:
+                os.rename(self._lock, aside)
+            except FileNotFoundError:
+                return
+            moved = _parse_lock(aside.read_bytes())
+            if moved is None or moved.token != info.token:
+                with contextlib.suppress(FileExistsError):
+                    os.link(aside, self._lock)
+            aside.unlink()
 
     def break_lock(self, by: str) -> LockInfo | None:
         aside = self.path / f".lock.{secrets.token_hex(6)}"
-        try:
-            os.rename(self._lock, aside)
-        except FileNotFoundError:
-            return None
+        with self._mutex():
+            try:
+                os.rename(self._lock, aside)
+            except FileNotFoundError:
+                return None
         info = self._read_lock(aside) or _unknown_lock()
         aside.unlink()
         self._append_event(_broken_event(by, info))
@@ -337,7 +428,8 @@ class GitStore:
     redoing the whole read-modify-write when another writer got there first.
     """
 
-    def __init__(self, repo_root: Path, branch: str = DEFAULT_BRANCH, push: bool = False) -> None:
+    def __init__(self, repo_root: Path, branch: str = DEFAULT_BRANCH, push: bool = False,
+                 offline: bool = False) -> None:
         self.root = Path(repo_root)
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
@@ -355,6 +447,9 @@ class GitStore:
                              "not be the working branch")
         remotes = self._git("remote").stdout.decode().split()
         self.remote: str | None = "origin" if push and "origin" in remotes else None
+        self.offline = offline and self.remote is not None
+        if self.offline:
+            self.remote = None  # read and write the local branch; reconciled on the next sync
         self._synced = False
         self._last_id: str | None = None
 
@@ -412,8 +507,10 @@ class GitStore:
         out = self._git("ls-tree", "-z", "--name-only", commit, f"{folder}/").stdout.decode()
         return [p.rsplit("/", 1)[-1] for p in out.split("\0") if p]
 
-    def _commit(self, parent: str | None, files: Mapping[str, bytes], message: str) -> str:
-        """A commit = ``parent``'s tree plus ``files``, built in a throwaway index."""
+    def _commit(self, parent: str | None, files: Mapping[str, bytes], message: str,
+                merged: str | None = None) -> str:
+        """A commit = ``parent``'s tree plus ``files``, built in a throwaway index
+        (``merged``: a second parent, for a reconciling merge)."""
         with tempfile.TemporaryDirectory(prefix="netpipe-index-") as tmp:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             self._git("read-tree", *([parent] if parent else ["--empty"]), env=env)
@@ -424,6 +521,7 @@ class GitStore:
             self._git("update-index", "--add", *entries, env=env)
             tree = self._out("write-tree", env=env)
         parents = ["-p", parent] if parent else []
+        parents += ["-p", merged] if merged else []
         return self._out("commit-tree", "--no-gpg-sign", tree, *parents, "-m", message)
 
     # -- origin
@@ -481,8 +579,41 @@ class GitStore:
             return remote, remote
         if self._is_ancestor(remote, local):
             return local, remote  # commits not pushed yet: the next push carries them
-        raise StoreError(f"{self.branch} and {self.remote}/{self.branch} have diverged; "
-                         "merge them by hand (both hold deployment history)")
+        merged = self._reconcile(local, remote)  # e.g. a rollback made while origin was down
+        self._advance(merged)
+        return merged, remote
+
+    def _reconcile(self, local: str, remote: str) -> str:
+        """Merge state written offline into origin's: records and backups have paths of
+        their own (unique ids), events are a union of lines. Only the same record written
+        differently on both sides needs a human."""
+        base = self._git("merge-base", local, remote, check=False).stdout.decode().strip() or None
+        ours = self._changed(base, local)
+        theirs = set(self._changed(base, remote))
+        files: dict[str, bytes] = {}
+        for path in ours:
+            mine = self._read(local, path)
+            if path == "events.jsonl":
+                known = self._read(remote, path)
+                seen = set(known.splitlines())
+                files[path] = known + b"".join(line + b"\n" for line in mine.splitlines()
+                                               if line.strip() and line not in seen)
+            elif path in theirs and self._read(remote, path) != mine:
+                raise StoreError(f"{self.branch} and {self.remote}/{self.branch} both changed "
+                                 f"{path}; merge them by hand (both hold deployment history)")
+            else:
+                files[path] = mine
+        log.warning("state: merged %d file(s) written while %s was unreachable", len(files),
+                    self.remote)
+        return self._commit(remote, files, "reconcile state written offline", merged=local)
+
+    def _changed(self, base: str | None, commit: str) -> list[str]:
+        if base is None:
+            out = self._git("ls-tree", "-r", "-z", "--name-only", commit).stdout.decode()
+        else:
+            out = self._git("diff", "--name-only", "--diff-filter=AM", "-z", base,
+                            commit).stdout.decode()
+        return [p for p in out.split("\0") if p]
 
     def _advance(self, new: str) -> None:
         """Move the local branch forward to ``new`` unless it already contains it."""
@@ -548,7 +679,7 @@ class GitStore:
         return sha, _parse_lock(raw) or _unknown_lock()
 
     def acquire_lock(self, holder: str, reason: str) -> LockInfo:
-        info = LockInfo(holder, _now(), reason, secrets.token_hex(16))
+        info = _new_lock(holder, reason)
         commit = self._commit(None, {"lock.json": _lock_bytes(info)}, f"lock: {holder}: {reason}")
         for attempt in range(_ATTEMPTS):
             won = self._push(commit, LOCK_REF, "") if self.remote else \
@@ -566,6 +697,23 @@ class GitStore:
     def lock_info(self) -> LockInfo | None:
         current = self._current_lock()
         return current[1] if current else None
+
+    def renew_lock(self, info: LockInfo) -> LockInfo:
+        for attempt in range(_ATTEMPTS):
+            current = self._current_lock()
+            if current is None or not info.token or current[1].token != info.token:
+                raise _lost(info, current[1] if current else None)
+            renewed = replace(current[1], renewed=_now(), lease=LEASE)
+            commit = self._commit(None, {"lock.json": _lock_bytes(renewed)},
+                                  f"lock renewed: {info.holder}")
+            won = (self._push(commit, LOCK_REF, current[0]) if self.remote
+                   else self._cas(LOCK_REF, commit, current[0]))
+            if won:
+                if self.remote:
+                    self._mirror_lock(commit)
+                return renewed
+            _backoff(attempt)  # broken meanwhile (checked on the next round), or contention
+        raise StoreError(f"{LOCK_REF} kept changing; could not renew it")
 
     def _drop_lock(self, sha: str) -> bool:
         if self.remote:

@@ -61,3 +61,53 @@ def rollback(task: Task) -> Result:
 def discard(task: Task) -> Result:
     connection(task).discard_config()
     return Result(host=task.host)
+
+
+def _holds(device: NetworkDriver, config: str) -> bool:
+    """The device runs exactly ``config``: its own diff against it is empty."""
+    device.load_replace_candidate(config=config)
+    try:
+        return not device.compare_config()
+    finally:
+        device.discard_config()
+
+
+def observe(task: Task, candidates: dict[str, str], backups: dict[str, str]) -> Result:
+    """Read the device: a pending commit? on the new config? on the backup?
+
+    Each answer is None when it could not be had, so nothing is ever guessed.
+    """
+    device = connection(task)
+    name = task.host.name
+    seen: dict[str, bool | None] = {"pending": device.has_pending_commit(),
+                                     "on_candidate": None, "on_backup": None}
+    if name in candidates:
+        seen["on_candidate"] = _holds(device, candidates[name])
+    if name in backups and not seen["on_candidate"]:
+        seen["on_backup"] = _holds(device, backups[name])
+    return Result(host=task.host, result=seen)
+
+
+def restore(task: Task, backups: dict[str, str]) -> Result:
+    """Back to the backup taken before a change. A pending commit is reverted by the
+    device itself first (its own backup, its own timer cancelled); then the device is
+    compared with the stored backup and, if it still differs, the backup is committed
+    (no revert timer: this is the way back). ``changed``: anything was done."""
+    device = connection(task)
+    reverted, failed = False, ""
+    if device.has_pending_commit():
+        try:
+            device.rollback()
+            reverted = True
+        except Exception as exc:  # the device's own revert failed: the stored backup next
+            failed = f"the device's own revert failed ({type(exc).__name__}: {exc}); "
+    try:
+        device.load_replace_candidate(config=backups[task.host.name])
+        if not device.compare_config():
+            device.discard_config()
+            return Result(host=task.host, changed=reverted, result=failed)
+        device.commit_config()
+    except Exception as exc:
+        raise RuntimeError(f"{failed}restoring the stored backup failed: "
+                           f"{type(exc).__name__}: {exc}") from exc
+    return Result(host=task.host, changed=True, result=failed)

@@ -32,6 +32,11 @@ class Check:
     ok: bool
     detail: str = ""
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The same check in another report (the detail may differ)."""
+        return (self.device, self.kind, self.subject)
+
 
 class Observer(Protocol):
     """What verify needs of a device: NAPALM's getters plus the routing table."""

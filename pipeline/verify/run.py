@@ -28,22 +28,37 @@ class Report:
         return (not self.errors and all(c.ok for c in self.checks)
                 and all(r.ok for r in self.probes))
 
-    def regressions(self, baseline: Report, final: bool) -> list[Check]:
-        """Failing checks that passed in ``baseline``; when ``final``, every failing check."""
-        before = {(c.device, c.kind, c.subject) for c in baseline.checks if c.ok}
-        return [c for c in self.checks if not c.ok
-                and (final or (c.device, c.kind, c.subject) in before)]
+    def regressions(self, baseline: Report) -> list[Check]:
+        """Failing checks that passed in ``baseline`` or were not there at all."""
+        failing_before = {c.key for c in baseline.checks if not c.ok}
+        return [c for c in self.checks if not c.ok and c.key not in failing_before]
+
+    def probe_regressions(self, baseline: Report) -> list[Result]:
+        """Probes not as intended now that were as intended in ``baseline`` (or not sent)."""
+        wrong_before = {_probe_key(r) for r in baseline.probes if not r.ok}
+        return [r for r in self.probes if not r.ok and _probe_key(r) not in wrong_before]
 
     def problems(self, baseline: Report, final: bool) -> list[str]:
-        """What stops a deploy: unreachable devices, regressions, probes not as intended."""
+        """What stops a deploy: what the change made worse than ``baseline``.
+
+        Unreachable devices always; checks and probes only when they were fine before
+        the deploy (or new), so a fault the network already had (an ISP session down)
+        is not blamed on the change. ``final`` is kept for the protocol: probes run
+        only in the last batch's check, when the whole change is in.
+        """
         problems = [f"{d}: unreachable ({e})" for d, e in self.errors.items()]
         problems += [f"{c.device} {c.kind} {c.subject}: {c.detail}"
-                     for c in self.regressions(baseline, final)]
-        problems += [f"probe {r.probe.src.zone}->{r.probe.dst.zone} {r.probe.service} "
-                     f"{'open' if r.passed else 'refused'}, intended "
-                     f"{'open' if r.probe.expect else 'shut'} ({r.probe.decided_by})"
-                     for r in self.probes if not r.ok]
+                     for c in self.regressions(baseline)]
+        problems += [_probe_text(r) for r in self.probe_regressions(baseline)]
         return problems
+
+    def preexisting(self, baseline: Report) -> list[str]:
+        """Faults now that were there before the deploy too (reported, never blamed)."""
+        regressed = {c.key for c in self.regressions(baseline)}
+        wrong = {_probe_key(r) for r in self.probe_regressions(baseline)}
+        return ([f"{c.device} {c.kind} {c.subject}: {c.detail}" for c in self.checks
+                 if not c.ok and c.key not in regressed]
+                + [_probe_text(r) for r in self.probes if not r.ok and _probe_key(r) not in wrong])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +93,16 @@ class Report:
         lines.append("")
         lines.append("verify: passed" if self.ok else "verify: FAILED")
         return "\n".join(lines)
+
+
+def _probe_key(r: Result) -> tuple[str, str, str]:
+    return (r.probe.src.name, r.probe.dst.name, r.probe.service)
+
+
+def _probe_text(r: Result) -> str:
+    return (f"probe {r.probe.src.zone}->{r.probe.dst.zone} {r.probe.service} "
+            f"{'open' if r.passed else 'refused'}, intended "
+            f"{'open' if r.probe.expect else 'shut'} ({r.probe.decided_by})")
 
 
 def _check_all(expect: Mapping[str, Expectation], connect: Callable[[str], Observer],

@@ -13,7 +13,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,10 @@ from pipeline.change.store import (
     FilesystemStore,
     GitStore,
     LockHeld,
+    LockLost,
     Store,
     StoreError,
+    default_kind,
     open_store,
 )
 
@@ -277,12 +279,13 @@ def test_fs_layout_and_default_location(tmp_path: Path) -> None:
     assert store.path == tmp_path / ".netpipe" / "state"
     lock = store.acquire_lock("alice", "deploy a")
     assert json.loads((store.path / "lock.json").read_text()) == {
-        "holder": "alice", "since": lock.since, "reason": "deploy a", "token": lock.token}
+        "holder": "alice", "since": lock.since, "reason": "deploy a", "token": lock.token,
+        "renewed": lock.since, "lease": 900}
     store.save_backup("d1", "r1", "x")
     store.save_deployment({"id": "d1"})
     store.break_lock("bob")
     assert sorted(str(p.relative_to(store.path)) for p in store.path.rglob("*")
-                  if p.is_file()) == ["backups/d1/r1.conf", "deployments/d1.json",
+                  if p.is_file()) == [".lock.mutex", "backups/d1/r1.conf", "deployments/d1.json",
                                       "events.jsonl"]
     assert isinstance(open_store(tmp_path, "fs", str(tmp_path / "x")), FilesystemStore)
     with pytest.raises(ValueError):
@@ -413,19 +416,107 @@ def test_unreachable_origin_reads_locally_but_will_not_lock(tmp_path: Path) -> N
         store.acquire_lock("alice", "deploy a")
 
 
-def test_diverged_state_branches_are_refused(tmp_path: Path) -> None:
-    """Local-only history and origin's must be merged by a human, not overwritten."""
+def test_diverged_state_branches_are_merged_keeping_both(tmp_path: Path) -> None:
+    """State written while origin was out of reach is merged into origin's, never lost:
+    records and backups have paths of their own, events are a union of lines."""
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
     other = new_repo(tmp_path / "other")
     git(other, "remote", "add", "origin", str(origin))
-    GitStore(other, push=True).save_deployment({"id": "d-origin"})
+    remote_side = GitStore(other, push=True)
+    remote_side.save_deployment({"id": "d-origin"})
+    remote_side.break_lock("nobody")  # nothing to break: no event
     root = new_repo(tmp_path / "net")
-    GitStore(root).save_deployment({"id": "d-local"})
+    local = GitStore(root)
+    local.save_deployment({"id": "d-local"})
+    local.save_backup("d-local", "r1", "hostname r1\n")
+    local.acquire_lock("offline", "rollback")
+    local.break_lock("me")
     git(root, "remote", "add", "origin", str(origin))
-    with pytest.raises(StoreError, match="diverged"):
-        GitStore(root, push=True).save_deployment({"id": "d-new"})
-    assert [d["id"] for d in GitStore(root).deployments()] == ["d-local"]
+    GitStore(root, push=True).save_deployment({"id": "d-new"})
+    fresh = GitStore(other, push=True)
+    assert sorted(d["id"] for d in fresh.deployments()) == ["d-local", "d-new", "d-origin"]
+    assert fresh.load_backup("d-local", "r1") == "hostname r1\n"
+    assert [e["by"] for e in fresh.events()] == ["me"]
+
+
+def test_the_same_record_changed_on_both_sides_needs_a_human(tmp_path: Path) -> None:
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    other = new_repo(tmp_path / "other")
+    git(other, "remote", "add", "origin", str(origin))
+    GitStore(other, push=True).save_deployment({"id": "d1", "result": "ok"})
+    root = new_repo(tmp_path / "net")
+    GitStore(root).save_deployment({"id": "d1", "result": "failed"})
+    git(root, "remote", "add", "origin", str(origin))
+    with pytest.raises(StoreError, match="by hand"):
+        GitStore(root, push=True).save_deployment({"id": "d2"})
+    assert [d["result"] for d in GitStore(root).deployments()] == ["failed"]
+
+
+def test_offline_store_writes_locally_and_the_next_online_run_reconciles(
+        tmp_path: Path) -> None:
+    """``rollback --offline``: origin is down; lock, record and events stay in the clone
+    and reach origin with the next run that can push."""
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    root = new_repo(tmp_path / "net")
+    git(root, "remote", "add", "origin", str(origin))
+    GitStore(root, push=True).save_deployment({"id": "d1", "result": "ok"})
+    moved = tmp_path / "origin-down.git"
+    origin.rename(moved)
+    with pytest.raises(StoreError):
+        GitStore(root, push=True).acquire_lock("alice", "rollback")
+    offline = GitStore(root, push=True, offline=True)
+    lock = offline.acquire_lock("alice", "rollback (offline)")
+    offline.save_deployment({"id": "r1", "kind": "rollback", "result": "ok"})
+    offline.release_lock(lock)
+    assert [d["id"] for d in offline.deployments()] == ["d1", "r1"]
+    moved.rename(origin)
+    other = new_repo(tmp_path / "other")
+    git(other, "remote", "add", "origin", str(origin))
+    assert [d["id"] for d in GitStore(other, push=True).deployments()] == ["d1"]
+    GitStore(root, push=True).events()  # any online run reconciles
+    GitStore(root, push=True).save_deployment({"id": "d2"})
+    assert [d["id"] for d in GitStore(other, push=True).deployments()] == ["d1", "d2", "r1"]
+
+
+def test_renewing_a_lease_and_losing_it(backend: Backend) -> None:
+    store = backend.open()
+    lock = store.acquire_lock("alice", "deploy a")
+    assert lock.lease > 0 and lock.renewed == lock.since
+    renewed = store.renew_lock(lock)
+    assert renewed.token == lock.token and backend.open().lock_info() == renewed
+    backend.open().break_lock("bob (rollback --force)")
+    with pytest.raises(LockLost, match="broken"):
+        store.renew_lock(renewed)
+    carol = backend.open().acquire_lock("carol", "rollback")
+    with pytest.raises(LockLost, match="carol"):
+        store.renew_lock(renewed)
+    assert backend.open().lock_info() == carol, "a lost lock is never brought back"
+
+
+def test_an_expired_lease_still_holds_but_says_so(backend: Backend) -> None:
+    store = backend.open()
+    lock = store.acquire_lock("crashed-runner", "deploy x")
+    later = datetime.strptime(lock.since, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=UTC) + timedelta(seconds=lock.lease + 1)
+    assert replace(lock).expired(later)
+    old = replace(lock, renewed="2000-01-01T00:00:00Z")
+    assert "lease expired" in str(LockHeld(old))
+    with pytest.raises(LockHeld):
+        backend.open().acquire_lock("alice", "deploy y")
+
+
+def test_default_store_is_the_network_wide_one(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert default_kind(plain, None)[0] == "fs" and "no origin" in default_kind(plain, None)[1]
+    root = new_repo(tmp_path / "net")
+    git(root, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    assert default_kind(root, None) == ("git", "")
+    kind, warning = default_kind(root, "fs")
+    assert kind == "fs" and warning.startswith("WARNING") and "this clone only" in warning
 
 
 @pytest.fixture(autouse=True)

@@ -14,85 +14,27 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from pipeline.build import build
 from pipeline.change.candidate import candidate, needed_secrets
 from pipeline.change.deploy import Deployment
+from pipeline.change.seal import Sealer
 from pipeline.change.store import open_store
 from pipeline.change.targets import lab_targets, nornir_for
-from pipeline.cli import main
 from pipeline.lab import frr, lab
-from pipeline.lab.plan import plan
-from pipeline.secrets import unresolve
-from tests.conftest import copy_example
-from tests.lab.conftest import require_lab, sub_prefix
+from tests.lab.conftest import sub_prefix
+from tests.lab.netkit import ROUTERS, Net, edit, git, scratch_net
 
 pytestmark = pytest.mark.lab
 PREFIX = sub_prefix("c")
-ROUTERS = ["gent-core1", "hq-core1", "hq-edge1", "wh-core1"]
-
-
-def git(root: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout.strip()
-
-
-def edit(root: Path, rel: str, old: str, new: str) -> None:
-    path = root / rel
-    text = path.read_text()
-    assert text.count(old) == 1, f"{rel}: {old!r}"
-    path.write_text(text.replace(old, new))
-
-
-class Net:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.state = root / ".netpipe" / "state"
-
-    def cli(self, *argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-        code = main([argv[0], "--root", str(self.root), *argv[1:]])
-        out = capsys.readouterr()
-        return code, out.out + out.err
-
-    def json(self, *argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
-        code, out = self.cli(*argv, "--format", "json", capsys=capsys)
-        return code, json.loads(out[out.index("{"):])
-
-    def running(self, device: str) -> str:
-        return frr.vtysh(lab.rundir(PREFIX, f"{PREFIX}{device}"), "show running-config")
-
-    def lab_up(self) -> None:
-        result = build(self.root, run_lint=False)
-        assert result.ok and result.intent is not None
-        labplan = plan(result.intent, result.devices, PREFIX)
-        lab.up(labplan, lab.lab_secrets(needed_secrets(result.rendered)))
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    require_lab()
-    root = copy_example(tmp_path_factory.mktemp("change") / "net")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "example network")
-    the_net = Net(root)
-    old = os.environ.get("NETPIPE_LAB_PREFIX")
-    os.environ["NETPIPE_LAB_PREFIX"] = PREFIX
-    lab.down(PREFIX)
-    the_net.lab_up()
-    try:
+    with scratch_net(tmp_path_factory.mktemp("change"), PREFIX) as the_net:
         yield the_net
-    finally:
-        lab.down(PREFIX)
-        if old is None:
-            del os.environ["NETPIPE_LAB_PREFIX"]
-        else:
-            os.environ["NETPIPE_LAB_PREFIX"] = old
 
 
 def deploy(net: Net, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -178,8 +120,8 @@ def test_device_rejecting_its_config_rolls_back_the_batch(net: Net) -> None:
     targets = lab_targets(PREFIX, ROUTERS)
     messages: list[str] = []
     outcome = Deployment(nornir_for(targets), open_store(net.root), changed,
-                         {h: "frr" for h in ROUTERS}, secrets, _no_health, "test",
-                         say=messages.append, batch_size=4).run()
+                         {h: "frr" for h in ROUTERS}, secrets, _no_health, "",
+                         Sealer.for_lab(), say=messages.append, batch_size=4).run()
     assert outcome.exit_code == 4
     assert outcome.outcomes["wh-core1"].state == "old"
     assert "frobnicate" in outcome.outcomes["wh-core1"].detail
@@ -248,10 +190,13 @@ def test_rollback_restores_every_backup_byte_for_byte(net: Net,
                                                optional_args=params["optional_args"])
         drv.open()
         try:
-            running = unresolve(drv.get_config(retrieve="running")["running"], secrets)
+            running = drv.get_config(retrieve="running")["running"]
         finally:
             drv.close()
-        assert running == store.load_backup(record["id"], host), host
+        sealed = store.load_backup(record["id"], host)
+        assert sealed.startswith("netpipe-sealed:v1:") and "\n" not in sealed.strip()
+        assert secrets["BGP_ISP_PASSWORD"] not in sealed and "router " not in sealed
+        assert running == Sealer.for_lab().open(sealed), host
     assert targets
     git(net.root, "revert", "--no-edit", "HEAD")
     assert git(net.root, "rev-parse", "--short=12", "HEAD~2") == good

@@ -1,0 +1,226 @@
+"""Change safety under faults (issue 11), each scenario against the lab's real routers:
+a fault the network had before the deploy, a deploy job killed between batches and
+between commit and confirm, a restore that fails, and the state store failing once
+devices were changed.
+
+One lab and one network repository for the module; every test leaves the routers on the
+intent of ``main`` (the repository's HEAD).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.build import build
+from pipeline.change.candidate import candidate, needed_secrets
+from pipeline.change.deploy import Deployment
+from pipeline.change.seal import Sealer
+from pipeline.change.store import GitStore, open_store
+from pipeline.change.targets import lab_targets, nornir_for
+from pipeline.lab import frr, lab
+from pipeline.verify.run import Report
+from tests.lab.conftest import sub_prefix
+from tests.lab.netkit import ROUTERS, Net, edit, git, scratch_net, wait_for
+
+pytestmark = pytest.mark.lab
+PREFIX = sub_prefix("f")
+WAN = ("intent/topology.yaml", "description: WAN gent-hq}")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    with scratch_net(tmp_path_factory.mktemp("faults"), PREFIX) as the_net:
+        assert the_net.run("deploy", "--lab", "--yes", "--batch-size", "4") == 0
+        yield the_net
+
+
+def record(net: Net, dep_id: str | None = None) -> dict[str, Any]:
+    records = open_store(net.root).deployments()
+    return next(r for r in records if r["id"] == dep_id) if dep_id else records[-1]
+
+
+def running_record(net: Net, pred: Any) -> dict[str, Any] | None:
+    """The record of a deploy still running whose devices satisfy ``pred``."""
+    folder = net.state / "deployments"
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if data.get("result") == "running" and pred(data.get("devices", {})):
+            return dict(data)
+    return None
+
+
+def change_wan_description(net: Net, text: str) -> None:
+    edit(net.root, *WAN, WAN[1].replace("gent-hq}", f"gent-hq {text}}}"))
+    git(net.root, "commit", "-qam", f"WAN description: {text}")
+
+
+@pytest.fixture(autouse=True)
+def _base(net: Net, capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
+    git(net.root, "tag", "-f", "base", "HEAD")
+    yield
+    git(net.root, "reset", "-q", "--hard", "base")
+    open_store(net.root).break_lock("test cleanup")  # a killed job's
+    code, out = net.deploy(capsys, "--batch-size", "4")
+    assert code == 0, out
+
+
+# ------------------------------------------------------------------ 9. faults from before
+
+
+def test_a_fault_present_before_the_deploy_does_not_fail_it(
+        net: Net, capsys: pytest.CaptureFixture[str]) -> None:
+    """The ISP session is down before the deploy: the last batch must not be blamed for it
+    (and reverted while the canary stays), and the rollback's verify, which sees the
+    fault, must not exit 0."""
+    isp = next(p for p in net.plan().peers if p.name == "isp")
+    peer = lab.rundir(PREFIX, isp.ns)
+    frr.vtysh(peer, "configure terminal", f"router bgp {isp.asn}",
+              f"neighbor {isp.neighbor} shutdown")
+    try:
+        change_wan_description(net, "primary")
+        code, out = net.deploy(capsys, "--canary", "gent-core1", "--batch-size", "1")
+        assert code == 0, out["message"]
+        assert out["batches"] == [["gent-core1"], ["hq-core1"]]
+        assert {h: d["state"] for h, d in out["devices"].items()
+                if d["state"] != "unchanged"} == {"gent-core1": "new", "hq-core1": "new"}
+        assert "present before the deploy remain" in out["message"]
+        assert "bgp 198.51.100.1" in out["message"]
+        code, text = net.cli("rollback", "--lab", capsys=capsys)
+        assert "verify FAILED" in text
+        assert code == 1, text  # 8. a rollback whose verify failed does not exit 0
+    finally:
+        frr.vtysh(peer, "configure terminal", f"router bgp {isp.asn}",
+                  f"no neighbor {isp.neighbor} shutdown")
+
+
+# ------------------------------------------------------------------ 5. killed jobs
+
+
+def test_a_job_killed_between_batches_is_what_rollback_undoes(
+        net: Net, capsys: pytest.CaptureFixture[str]) -> None:
+    before = {h: net.running(h) for h in ("gent-core1", "hq-core1")}
+    change_wan_description(net, "killed")
+    job = net.spawn("deploy", "--lab", "--yes", "--canary", "gent-core1", "--batch-size", "1",
+                    "--confirm-timeout", "30", "--health-wait", "40")
+    try:
+        dep = wait_for("the canary to be confirmed", lambda: running_record(
+            net, lambda d: d.get("gent-core1", {}).get("state") == "new"))
+    finally:
+        job.kill()
+        job.communicate()
+    assert sorted(dep["backups"]) == ["gent-core1", "hq-core1"]
+    assert len(dep["revision"]) == 40, "the record names the intent's commit id"
+    code, text = net.cli("rollback", "--lab", capsys=capsys)
+    assert code == 2 and "locked by" in text, "the dead job's lock holds until broken"
+    code, text = net.cli("rollback", "--lab", "--force", capsys=capsys)
+    assert code == 0, text
+    assert f"before deployment {dep['id']}" in text
+    assert {h: net.running(h) for h in before} == before
+    assert record(net)["kind"] == "rollback" and record(net)["restored_from"] == dep["id"]
+
+
+def test_a_job_killed_between_commit_and_confirm(
+        net: Net, capsys: pytest.CaptureFixture[str]) -> None:
+    before = {h: net.running(h) for h in ("gent-core1", "hq-core1")}
+    change_wan_description(net, "unconfirmed")
+    job = net.spawn("deploy", "--lab", "--yes", "--batch-size", "4", "--confirm-timeout", "3",
+                    "--health-wait", "40")
+    try:
+        dep = wait_for("a commit awaiting its confirm", lambda: running_record(
+            net, lambda d: any(x.get("state") == "pending" for x in d.values())))
+    finally:
+        job.kill()
+        job.communicate()
+    pending = sorted(h for h, d in dep["devices"].items() if d["state"] == "pending")
+    assert pending == ["gent-core1", "hq-core1"]
+    # Nobody confirms: each device reverts itself when its timer runs out.
+    wait_for("the revert timers", lambda: not any(
+        list((net.rundir(h) / "netpipe").glob("pending*")) for h in before), timeout=60)
+    assert {h: net.running(h) for h in before} == before
+    # The next run reads the devices: already on the backups, nothing to do.
+    code, text = net.cli("rollback", "--lab", "--force", capsys=capsys)
+    assert code == 0, text
+    assert f"before deployment {dep['id']}" in text
+    undo = record(net)
+    assert {h: d["state"] for h, d in undo["devices"].items()} == {
+        "gent-core1": "unchanged", "hq-core1": "unchanged"}
+
+
+# ------------------------------------------------------------------ 4. a restore that fails
+
+
+def _deployment(net: Net, health: Any, store: Any = None) -> Deployment:
+    result = build(net.root, run_lint=False)
+    secrets = lab.lab_secrets(needed_secrets(result.rendered))
+    configs = {h: candidate(result.rendered[h], secrets) for h in ROUTERS}
+    return Deployment(nornir_for(lab_targets(PREFIX, ROUTERS)), store or open_store(net.root),
+                      configs, {h: "frr" for h in ROUTERS}, secrets, health, "",
+                      Sealer.for_lab(), say=lambda _: None, batch_size=4)
+
+
+def test_a_restore_that_fails_is_reported_as_seen(net: Net) -> None:
+    """The health check fails; reverting gent-core1 fails too because its routing daemons
+    died. The report must say what is known: not ``old``, and no timer promised (the
+    revert cancelled it before it failed)."""
+    edit(net.root, *WAN, WAN[1].replace("gent-hq}", "gent-hq restore-fails}"))
+    rundir = net.rundir("gent-core1")
+    calls: list[bool] = []
+
+    def health(*, probes: bool, settled: Any = None) -> Report:
+        calls.append(probes)
+        if len(calls) == 1:
+            return Report()  # the baseline
+        frr.stop_frr(rundir)
+        return Report(errors={"gent-core1": "routing daemons died (test)"})
+
+    try:
+        result = _deployment(net, health).run()
+        out = result.outcomes["gent-core1"]
+        assert result.exit_code == 4
+        assert out.state == "unknown", out
+        assert "ROLLBACK FAILED" in out.detail and "timer will fire" not in out.detail
+        assert not (rundir / "netpipe" / "pending").exists(), "the timer really is cancelled"
+        assert result.outcomes["hq-core1"].state == "old"
+    finally:
+        frr.start_frr(f"{PREFIX}gent-core1", rundir)
+
+
+# ------------------------------------------------------------------ 8. the store fails
+
+
+def test_a_store_failure_after_devices_changed_keeps_the_table(
+        net: Net, tmp_path: Path) -> None:
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    git(net.root, "remote", "add", "origin", str(origin))
+    edit(net.root, *WAN, WAN[1].replace("gent-hq}", "gent-hq store-fails}"))
+    gone = tmp_path / "origin-unplugged.git"
+    calls: list[bool] = []
+
+    def health(*, probes: bool, settled: Any = None) -> Report:
+        calls.append(probes)
+        if len(calls) == 2:  # after the commit: origin goes away
+            origin.rename(gone)
+        return Report()
+
+    try:
+        result = _deployment(net, health, GitStore(net.root, push=True)).run()
+        assert result.exit_code == 6, result.lines()
+        assert result.store_error
+        assert {h: o.state for h, o in result.outcomes.items()
+                if o.state != "unchanged"} == {"gent-core1": "old", "hq-core1": "old"}
+        assert any(line.startswith("STATE STORE FAILED") for line in result.lines())
+    finally:
+        if gone.exists():
+            gone.rename(origin)
+        GitStore(net.root, push=True).break_lock("test cleanup")
+        git(net.root, "remote", "remove", "origin")
