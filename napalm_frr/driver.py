@@ -30,14 +30,21 @@ optional_args:
 ``port``            ssh port (default 22)
 ``key_file``        ssh private key file
 ``sudo``            run every command through ``sudo -n`` (ssh)
-``known_hosts_file``  verify the host key strictly against this file (ssh); without it unknown
-                    host keys are accepted, as netmiko-based NAPALM drivers do by default
+``known_hosts_file``  verify the host key strictly against this file (ssh); without it against
+                    the user's ``~/.ssh/known_hosts``. An unknown key is always refused
+``nft_file``        the persisted netpipe ruleset the boot hook loads (default
+                    ``/etc/nftables.d/netpipe.nft`` for ssh, ``CONFDIR/nftables.conf`` for netns)
+``boot_hook``       ``"systemd"`` (default for ssh): install ``netpipe-boot.service`` (in
+                    ``systemd_dir``, default ``/etc/systemd/system``) so a commit never
+                    confirmed is reverted at boot; ``"none"`` (default for netns: the lab
+                    replays ``STATE/boot.sh`` itself)
 ==================  =============================================================================
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +89,8 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             vty_socket = str(opts.get("vty_socket", "/var/run/frr"))
             confdir = str(opts.get("confdir", vty_socket))
             state_dir = str(opts.get("state_dir", f"/run/netpipe/{netns}"))
+            nft_file = str(opts.get("nft_file", f"{confdir.rstrip('/')}/nftables.conf"))
+            boot_hook = str(opts.get("boot_hook", "none"))
         elif self.transport_name == "ssh":
             self.transport = SshTransport(
                 hostname,
@@ -96,6 +105,8 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             vty_socket = str(opts.get("vty_socket", "/var/run/frr"))
             confdir = str(opts.get("confdir", "/etc/frr"))
             state_dir = str(opts.get("state_dir", "/var/lib/netpipe"))
+            nft_file = str(opts.get("nft_file", "/etc/nftables.d/netpipe.nft"))
+            boot_hook = str(opts.get("boot_hook", "systemd"))
         else:
             raise ValueError(f"unknown transport {self.transport_name!r} (ssh or netns)")
         self.paths = device.DevicePaths(
@@ -104,7 +115,16 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             rundir=str(opts.get("rundir", vty_socket)),
             state_dir=state_dir,
             frr_reload=str(opts.get("frr_reload", "/usr/lib/frr/frr-reload.py")),
+            nft_file=nft_file,
         )
+        if boot_hook not in ("systemd", "none"):
+            raise ValueError(f"unknown boot_hook {boot_hook!r} (systemd or none)")
+        self.systemd_dir = str(opts.get("systemd_dir", "/etc/systemd/system")) \
+            if boot_hook == "systemd" else ""
+        # Each driver instance has a candidate folder of its own: a diff running beside a
+        # deploy must never discard the candidate the deploy is committing.
+        self._candidate_dir = self.paths.state("candidate", secrets.token_hex(6))
+        self.reverted_at_open: list[str] = []  # stale commits open() found and reverted
         self._candidate: dict[str, str] | None = None  # target -> effective candidate text
         self._canonical_nft: str | None = None  # canonical listing of the nftables candidate
         self._hostname: str | None = None  # FRR's (unchangeable) hostname, read once
@@ -123,10 +143,16 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             raise ConnectionException(
                 f"{self.transport.description}: FRR not reachable: {version.message}"
             )
-        # Private: backups and candidates hold secrets such as BGP passwords.
-        mkdir = self._run(["sh", "-c", 'umask 077; mkdir -p -- "$1"', "sh", self.paths.state_dir])
-        if not mkdir.ok:
-            raise ConnectionException(f"cannot create state dir: {mkdir.message}")
+        # Private (umask 077): backups and candidates hold secrets such as BGP passwords.
+        # A commit left unconfirmed by a reboot without the boot hook, or by a killed timer,
+        # is reverted here, before anything else can be done with the device.
+        try:
+            opened = self._run(["sh", "-c", device.open_script(self.paths)])
+        except TransportError as exc:
+            raise ConnectionException(str(exc)) from exc
+        if not opened.ok:
+            raise ConnectionException(f"cannot create state dir: {opened.message}")
+        self.reverted_at_open = [x for x in opened.stdout.splitlines() if x.startswith("reverted")]
 
     def close(self) -> None:
         self.transport.close()
@@ -168,9 +194,12 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
 
     def _frr_reload(self, text: str, *, test: bool) -> Result:
         """frr-reload.py on the prepared form of ``text`` (see frrconf.prepare_candidate)."""
-        path = self.paths.state("candidate", "frr.prepared.conf")
+        path = f"{self._candidate_dir}/frr.prepared.conf"
         prepared = frrconf.prepare_candidate(text, self._running_hostname())
-        return self._write_then(path, prepared, self.paths.reload_argv(path, test=test))
+        if test:
+            return self._write_then(path, prepared, self.paths.reload_argv(path, test=True))
+        return self._run(["sh", "-c", device.reload_keeping_saved(self.paths), "sh", path,
+                          *self.paths.reload_argv(path, test=False)], input=prepared)
 
     def _frr_changes(self, text: str) -> list[str]:
         """What frr-reload.py --test would change to reach ``text`` (empty: in sync)."""
@@ -232,7 +261,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         self._merge = merge
 
     def _check_frr(self, text: str, exc_type: type[Exception]) -> None:
-        path = self.paths.state("candidate", FRR_CONF)
+        path = f"{self._candidate_dir}/{FRR_CONF}"
         argv = [self.paths.vtysh, "--config_dir", self.paths.confdir, "-C", "-f", path]
         check = self._write_then(path, text, argv)
         if not check.ok:
@@ -240,7 +269,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
 
     def _check_nft(self, text: str, exc_type: type[Exception]) -> str:
         """``nft -c`` inside the device, then the canonical form from a scratch namespace."""
-        path = self.paths.state("candidate", NFT_CONF)
+        path = f"{self._candidate_dir}/{NFT_CONF}"
         check = self._write_then(path, text, ["nft", "-c", "-f", path])
         if not check.ok:
             raise exc_type(f"nftables.conf rejected by nft -c: {check.message}")
@@ -253,7 +282,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         self._candidate = None
         self._canonical_nft = None
         self._merge = False
-        self._run(["rm", "-rf", "--", self.paths.state("candidate")])
+        self._run(["rm", "-rf", "--", self._candidate_dir])
 
     # ------------------------------------------------------------------ compare
 
@@ -286,7 +315,13 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         return probe.ok
 
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
-        """Back up; start the revert timer if asked; apply nft, then FRR; verify; undo on error."""
+        """Back up; arm the revert timer; apply nft, then FRR; verify; undo on error.
+
+        Only the running state changes: what the box boots from is written by
+        ``confirm_commit()``, which a commit without ``revert_in`` does at its end. The timer
+        is armed for every commit (its deadline: ``revert_in``, or the command timeout while a
+        final commit is being applied), so a controller dying mid-commit gets the device back.
+        """
         if self.has_pending_commit():
             raise CommitError("a commit-confirm is pending: confirm_commit() or rollback() first")
         if not self._candidate:
@@ -295,14 +330,13 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             raise CommitError("revert_in must be at least 1 second")
         candidate = self._candidate
         try:
+            self._install_scripts()
             self._backup()
         except (TransportError, CommitError) as exc:
             raise CommitError(f"backup failed, nothing was changed: {exc}") from exc
         try:
-            if revert_in is not None:
-                # Armed before applying (deadline: revert_in plus the command timeout), so a
-                # controller dying mid-commit still gets the device reverted.
-                self._start_timer(int(revert_in) + int(self.timeout))
+            # Armed before applying (deadline: revert_in plus the command timeout).
+            self._start_timer(int(revert_in or 0) + int(self.timeout))
             errors = self._apply(candidate, self._canonical_nft)
             if revert_in is not None and not errors:
                 self._set_deadline(int(revert_in))  # counted from the end of the commit
@@ -329,15 +363,33 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         }
         self.transport.write_file(self.paths.state("committed.json"), json.dumps(record) + "\n")
         self.discard_config()
+        if revert_in is None:
+            self.confirm_commit()
+
+    def _install_scripts(self) -> None:
+        """restore.sh, boot.sh and (boot_hook systemd) the unit that runs it, in one round trip."""
+        files = [
+            self.paths.state("restore.sh"), device.restore_script(self.paths),
+            self.paths.state("boot.sh"), device.boot_script(self.paths),
+        ]  # fmt: skip
+        if self.systemd_dir:
+            unit = f"{self.systemd_dir.rstrip('/')}/{device.UNIT}"
+            files += [unit, device.boot_unit(self.paths),
+                      "--link", unit, f"{self.systemd_dir.rstrip('/')}/sysinit.target.wants/"
+                                      f"{device.UNIT}"]
+        result = self._run(["sh", "-c", device.WRITE_FILES, "sh", *files])
+        if not result.ok:
+            raise CommitError(f"installing the device's restore and boot scripts failed: "
+                              f"{result.message}")
 
     def _backup(self) -> None:
-        """Both running targets and restore.sh into the state dir, by one device-side script."""
+        """Both running targets and the boot files into the state dir, by one device script."""
         result = self._run(
             [
                 "sh", "-c", device.backup_script(nft.FAMILY, nft.TABLE), "sh",
-                self.paths.state_dir, *self.paths.vtysh_argv(),
+                self.paths.state_dir, self.paths.saved_frr, self.paths.nft_file,
+                *self.paths.vtysh_argv(),
             ],
-            input=device.restore_script(self.paths),
         )  # fmt: skip
         if not result.ok:
             raise CommitError(result.message or f"backup script failed (rc={result.rc})")
@@ -345,7 +397,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
     def _apply(self, candidate: dict[str, str], wanted_nft: str | None) -> list[str]:
         """Apply both targets and verify they converged; return error messages (empty: ok)."""
         if wanted_nft is not None:
-            path = self.paths.state("candidate", "nftables.apply")
+            path = f"{self._candidate_dir}/nftables.apply"
             result = self._write_then(path, nft.replace_text(wanted_nft), ["nft", "-f", path])
             if not result.ok:
                 return [f"nft -f failed: {result.message}"]
@@ -408,12 +460,8 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
 
     def _cancel_timer(self, claim: str) -> bool:
         """Claim the pending marker and kill the timer; False if nothing was pending."""
-        result = self._run(
-            [
-                "sh", "-c", device.CLAIM_AND_CANCEL, "sh",
-                self.paths.pending, claim, self.paths.state("revert-at"),
-            ]
-        )  # fmt: skip
+        result = self._run(["sh", "-c", device.cancel_script(self.paths), "sh",
+                            self.paths.pending, claim])
         if result.rc == 3:
             return False
         if not result.ok:
@@ -421,11 +469,18 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         return True
 
     def confirm_commit(self) -> None:
-        """Make a commit-confirm final: cancel the device's revert timer."""
-        if not self._cancel_timer(self.paths.state("pending.confirming")):
+        """Make a commit final: cancel the device's revert timer, then write what the box boots
+        from (FRR's saved frr.conf and the persisted nftables ruleset) from what it runs."""
+        result = self._run(["sh", "-c", device.confirm_script(self.paths)])
+        if result.rc == 3:
             raise CommitError(
                 "no pending commit to confirm (the revert timer may already have restored it)"
             )
+        if result.rc == 4:
+            raise CommitError("confirmed, but writing the boot configuration failed: a reboot "
+                              f"would bring back the previous config ({result.message})")
+        if not result.ok:
+            raise CommitError(f"confirm failed: {result.message}")
 
     def rollback(self) -> None:
         """Pending commit: revert now and cancel the timer. Else: restore the last backup."""
@@ -462,8 +517,9 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
     ) -> dict[str, str]:
         """Configs as bundles (marker-delimited, like candidates).
 
-        ``running``: both targets. ``startup``: ``CONFDIR/frr.conf`` only (nftables persistence is
-        the host's business). ``candidate``: the loaded candidate. ``full`` changes nothing: FRR
+        ``running``: both targets. ``startup``: what the box boots from, ``CONFDIR/frr.conf`` and
+        the persisted netpipe ruleset (both written at confirm). ``candidate``: the loaded
+        candidate. ``full`` changes nothing: FRR
         8.4 has no ``show running-config all``.
         """
         if format != "text":
@@ -476,8 +532,12 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
                 {FRR_CONF: self._running_frr(), NFT_CONF: nft.list_table(self.transport)}
             )
         if retrieve in ("all", "startup"):
-            startup = self.transport.read_file(f"{self.paths.confdir.rstrip('/')}/frr.conf")
-            configs["startup"] = bundle.join_bundle({FRR_CONF: startup}) if startup else ""
+            saved = {FRR_CONF: self.transport.read_file(self.paths.saved_frr) or ""}
+            persisted = self.transport.read_file(self.paths.nft_file) if self.paths.nft_file \
+                else None
+            if persisted is not None:
+                saved[NFT_CONF] = persisted.removeprefix(nft.REPLACE_PREAMBLE)
+            configs["startup"] = bundle.join_bundle(saved) if any(saved.values()) else ""
         if retrieve in ("all", "candidate") and self._candidate:
             configs["candidate"] = bundle.join_bundle(self._candidate)
         if sanitized:

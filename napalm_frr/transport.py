@@ -160,13 +160,16 @@ class SshTransport:
         import paramiko  # imported lazily: the lab never needs it
 
         client = paramiko.SSHClient()
-        if self.known_hosts_file:
-            # Strict: only hosts listed in the given known_hosts file are accepted.
-            client.load_host_keys(self.known_hosts_file)
-            client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        else:
-            client.load_system_host_keys()
-            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        # Strict either way: a host key not in the known_hosts file (the given one, else the
+        # user's) is refused, never added; a changed key is refused by paramiko itself.
+        try:
+            if self.known_hosts_file:
+                client.load_host_keys(self.known_hosts_file)
+            else:
+                client.load_system_host_keys()
+        except OSError as exc:
+            raise TransportError(f"{self.description}: known_hosts: {exc}") from exc
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
             client.connect(
                 self.hostname,

@@ -116,6 +116,15 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if isinstance(planned, int):
         return planned
     result, labplan = planned
+    if args.action == "reboot":
+        if (code := _need_root()) is not None:
+            return code
+        if args.device not in labplan.routers:
+            return _usage(f"lab reboot: --device must name a lab router "
+                          f"({', '.join(sorted(labplan.routers))})")
+        lab.reboot(labplan.prefix, args.device)
+        print(f"lab reboot: {args.device} powered off and booted from what it had saved")
+        return EXIT_OK
     if args.action == "up":
         if (code := _need_root()) is not None:
             return code
@@ -181,9 +190,10 @@ def parser() -> argparse.ArgumentParser:
     command("validate", "check intent, inventory and rendered configs offline")
     c = command("render", "validate, then write build/configs/<host>/<file>")
     c.add_argument("--out", help="output directory (default: ROOT/build/configs)")
-    c = command("lab", "build, remove or show the namespace lab of the frr devices",
+    c = command("lab", "build, remove, show the namespace lab, or reboot one of its routers",
                 ("text", "json"))
-    c.add_argument("action", choices=("up", "down", "status"))
+    c.add_argument("action", choices=("up", "down", "status", "reboot"))
+    c.add_argument("--device", help="reboot: the lab router to power-cycle")
     cli_change.add_commands(command)
     c = command("note", "post or update the diff summary on the GitLab merge request", ("text",))
     c.add_argument("--file", default="build/diff/summary.md")

@@ -149,7 +149,7 @@ def context(args: argparse.Namespace, root: Path, result: Build | None = None) -
                    if h not in targets}
     else:
         try:
-            targets = prod_targets(result.intent.hosts)
+            targets = prod_targets(result.intent.hosts, root=root)
         except TargetError as exc:
             raise Refused(str(exc)) from None
     targets = _limit(targets, args.limit)
@@ -355,7 +355,7 @@ def _rollback(args: argparse.Namespace) -> int:
             print(render_findings(findings, "text"))
             raise Refused("the inventory does not load")
         try:
-            targets = prod_targets(inventory)
+            targets = prod_targets(inventory, root=root)
         except TargetError as exc:
             raise Refused(str(exc)) from None
         secret_source = _env_secrets
@@ -426,7 +426,7 @@ def _guard(run: Callable[[], int]) -> int:
         return run()
     except (Refused, StoreError, BadSecret) as exc:
         print(f"netpipe: {exc}", file=sys.stderr)
-        if isinstance(exc, StoreError) and "reach" in str(exc):
+        if isinstance(exc, StoreError) and ("reach" in str(exc) or "cannot push" in str(exc)):
             print("netpipe: origin is unreachable; in an emergency `netpipe rollback --offline`"
                   " works from this clone's copy of the state", file=sys.stderr)
         return EXIT_USAGE

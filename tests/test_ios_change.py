@@ -38,12 +38,27 @@ def closed_port() -> int:
 def test_ios_targets_carry_inventory_options() -> None:
     result = build(REPO, run_lint=False)
     assert result.intent is not None
-    targets = production_targets(result.intent.hosts, CREDS)
+    targets = production_targets(result.intent.hosts, CREDS, REPO)
     sw = targets["hq-sw1"]
     assert (sw.platform, sw.hostname, sw.username, sw.password) == (
         "ios", "10.2.99.11", "netops", "s3cret-pw")
-    assert sw.optional_args == {"transport": "ssh"}
-    assert targets["hq-edge1"].optional_args == {"transport": "ssh", "sudo": True}
+    known = sw.optional_args["alt_key_file"]
+    assert Path(known).read_text() == (REPO / "inventory" / "known_hosts").read_text()
+    assert sw.optional_args == {"transport": "ssh", "ssh_strict": True, "system_host_keys": False,
+                                "alt_host_keys": True, "alt_key_file": known}
+    assert targets["hq-edge1"].optional_args == {"transport": "ssh", "sudo": True,
+                                                 "known_hosts_file": known}
+
+
+def test_a_known_hosts_file_the_inventory_names_must_exist(network: Path) -> None:
+    (network / "inventory" / "known_hosts").unlink()
+    result = build(network, run_lint=False)
+    assert result.intent is not None
+    with pytest.raises(TargetError, match=r"known_hosts file inventory/known_hosts .*not exist"):
+        production_targets(result.intent.hosts, CREDS, network)
+    (network / "inventory" / "known_hosts").symlink_to("/etc/passwd")
+    with pytest.raises(TargetError, match="symbolic link"):
+        production_targets(result.intent.hosts, CREDS, network)
 
 
 def test_missing_credentials_are_named() -> None:

@@ -1,7 +1,7 @@
 """The text a device gets: rendered files joined per platform, secrets filled in memory.
 
 This is the only place placeholders become secret values; everything that leaves
-the process (diffs, backups, reports) goes through ``secrets.mask`` or ``secrets.unresolve``.
+the process goes through ``masking.redact`` (diffs, reports) or is sealed (backups).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Deploy: lock, record, back up, then push batch by batch with commit-confirm and health gates.
 
-For every batch (the canary first): renew the lock (a broken lock stops the deploy before
-it touches anything more), load every candidate (a device that rejects its config stops
-the batch before anything is committed), commit with a revert timer that runs on the
-device, run the health checks, and only then confirm. Any failure rolls the batch back
-and stops; earlier batches stay on the new config.
+For every batch (the canary first): load every candidate (a device that rejects its
+config stops the batch before anything is committed), renew the lock (a broken lock stops
+the deploy before it touches anything more), commit with a revert timer that runs on the
+device, run the health checks, renew the lock again, and only then confirm. Any failure
+rolls the batch back and stops; earlier batches stay on the new config.
 
 The deployment record is in the state store before the first device is touched and is
 rewritten after every phase, so a killed job leaves an exact account. Every device's
@@ -142,10 +142,6 @@ class Deployment:
         for index, batch in enumerate(result.batches):
             final = index == len(result.batches) - 1
             label = "canary" if index == 0 and self.canary else f"batch {index + 1}"
-            lost = self._lease.still_ours()
-            if lost:
-                result.message = f"stopped before {label}: {lost}; nothing more was touched"
-                return self._stop(result, journal, index, EXIT_ROLLED_BACK)
             self.say(f"{label}: {', '.join(batch)}")
             if not self._batch(batch, final, baseline, result, journal):
                 return self._stop(result, journal, index + 1, EXIT_ROLLED_BACK)
@@ -222,6 +218,14 @@ class Deployment:
                 result.set(h, "old", rejected.get(h, "not committed: batch stopped"))
             result.message = ("a device rejected its config; nothing in the batch was "
                               f"committed: {', '.join(f'{h}: {e}' for h, e in rejected.items())}")
+            self.say(result.message)
+            return False
+        lost = self._lease.still_ours()  # re-checked right before anything is changed
+        if lost:
+            nr.run(task=discard)
+            for h in batch:
+                result.set(h, "old", "not committed: the network lock is not ours any more")
+            result.message = f"stopped before committing: {lost}; nothing more was touched"
             self.say(result.message)
             return False
         for h in batch:

@@ -1,4 +1,5 @@
-"""Dry-run diff: what a change would do to each device, secrets masked.
+"""Dry-run diff: what a change would do to each device, secrets masked by position
+(``masking``): a rotated secret's old value is hidden as well as the new one.
 
 Per device: ``load_replace_candidate`` + ``compare_config`` + ``discard_config``, in
 parallel through Nornir. The same run serves ``netpipe diff`` (a merge request's
@@ -17,7 +18,7 @@ from typing import Any
 from nornir.core import Nornir
 
 from pipeline.change.tasks import Unreachable, load_and_compare
-from pipeline.secrets import mask
+from pipeline.masking import learned, redact
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,15 @@ def count_lines(diff: str) -> tuple[int, int]:
 def error_text(exc: BaseException | None, secrets: Mapping[str, str]) -> str:
     if exc is None:
         return "failed"
-    return mask(f"{type(exc).__name__}: {exc}" if not isinstance(exc, Unreachable)
-                else str(exc), secrets)
+    return redact(f"{type(exc).__name__}: {exc}" if not isinstance(exc, Unreachable)
+                  else str(exc), secrets)
 
 
 def run_diff(nr: Nornir, configs: Mapping[str, str], platforms: Mapping[str, str],
              secrets: Mapping[str, str]) -> dict[str, HostDiff]:
     """Diff every host of ``nr`` against its candidate; unreachable hosts are reported."""
     results = nr.run(task=load_and_compare, configs=dict(configs))
+    shapes = learned(configs.values(), secrets)  # lines where a template put a secret
     report: dict[str, HostDiff] = {}
     for host, multi in sorted(results.items()):
         first = multi[0]
@@ -63,7 +65,7 @@ def run_diff(nr: Nornir, configs: Mapping[str, str], platforms: Mapping[str, str
             report[host] = HostDiff(host, platforms[host], reachable=not unreachable,
                                     changed=False, error=error_text(first.exception, secrets))
             continue
-        diff = mask(str(first.result or ""), secrets)
+        diff = redact(str(first.result or ""), secrets, shapes)
         added, removed = count_lines(diff)
         report[host] = HostDiff(host, platforms[host], True, bool(diff), diff, added, removed)
     nr.close_connections()

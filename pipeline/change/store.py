@@ -578,10 +578,14 @@ class GitStore:
             self._advance(remote)
             return remote, remote
         if self._is_ancestor(remote, local):
-            return local, remote  # commits not pushed yet: the next push carries them
-        merged = self._reconcile(local, remote)  # e.g. a rollback made while origin was down
-        self._advance(merged)
-        return merged, remote
+            ahead = local  # written while origin was out of reach (rollback --offline)
+        else:
+            ahead = self._reconcile(local, remote)  # and origin moved on meanwhile
+            self._advance(ahead)
+        if self._push(ahead, self.ref, remote):  # reconciled now, not at the next write
+            log.warning("state: pushed state written while %s was unreachable", self.remote)
+            return ahead, ahead
+        return ahead, remote
 
     def _reconcile(self, local: str, remote: str) -> str:
         """Merge state written offline into origin's: records and backups have paths of
@@ -669,6 +673,7 @@ class GitStore:
 
     def _current_lock(self) -> tuple[str, LockInfo] | None:
         if self.remote:
+            self._tip()  # any run that reaches origin first brings offline state there
             sha = self._fetch(LOCK_REF)
             self._mirror_lock(sha)
         else:

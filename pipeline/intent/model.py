@@ -458,6 +458,8 @@ class HostData(Node):
     """Ports the device has; ranges allowed (``GigabitEthernet1/0/1-48``)."""
     loopback: IPv4Interface | None = None
     credentials: Credentials | None = None
+    known_hosts: Annotated[str, StringConstraints(max_length=200)] | None = None
+    """OpenSSH known_hosts file (path from the repository root) the device's key must be in."""
 
     @field_validator("interfaces")
     @classmethod

@@ -7,9 +7,11 @@ a crashed run left. Routers start unconfigured so the first deploy is a real cha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -139,6 +141,49 @@ def down(prefix: str) -> list[str]:
     if base.exists():
         shutil.rmtree(base, ignore_errors=True)
     return removed
+
+
+def reboot(prefix: str, device: str, *, boot_hook: bool = True) -> None:
+    """Power-cycle one router of the example network's lab (see :func:`power_cycle`)."""
+    ns = f"{prefix}{device}"
+    state = Path(napalm_params(prefix, device)["optional_args"]["state_dir"])
+    power_cycle(ns, rundir(prefix, ns), state, boot_hook=boot_hook)
+
+
+def power_cycle(ns: str, frr_dir: Path, state_dir: Path, *, boot_hook: bool = True,
+                interfaces: Mapping[str, Iterable[str]] | None = None) -> None:
+    """A lab router goes down and comes back the way a Debian box does.
+
+    Power off: every process of the router dies at once (FRR, a revert timer, whatever was
+    running there), and its kernel state goes: the nftables ruleset, addresses, routes;
+    links go down. What is on "disk" stays: ``frr_dir`` (FRR's saved ``frr.conf``, the
+    persisted netpipe ruleset) and ``state_dir`` (the driver's). Boot, in systemd's order:
+    nftables.service (an empty ruleset here), netpipe-boot.service (``state_dir/boot.sh``,
+    unless ``boot_hook`` is False: a box without the hook installed), the network (links
+    up, with the addresses ``interfaces`` gives, as /etc/network/interfaces would),
+    frr.service (daemons, then ``vtysh -b`` loads the saved frr.conf). Nothing else is done
+    for the router.
+    """
+    for pid in netns.namespace_pids(ns):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    frr.stop_frr(frr_dir)  # nothing left to stop: removes the pid files, as /run is emptied
+    links = sorted(_links_in(ns) - {"lo"})
+    netns.ns_exec(ns, ["nft", "flush", "ruleset"])
+    for link in links:
+        netns.run(["ip", "-n", ns, "link", "set", link, "down"])
+        netns.run(["ip", "-n", ns, "addr", "flush", "dev", link])
+    netns.run(["ip", "-n", ns, "addr", "flush", "dev", "lo"])
+    netns.run(["ip", "-n", ns, "addr", "add", "127.0.0.1/8", "dev", "lo"])
+    netns.run(["ip", "-n", ns, "route", "flush", "table", "main"])
+    hook = state_dir / "boot.sh"
+    if boot_hook and hook.is_file():
+        netns.ns_exec(ns, ["sh", str(hook)])
+    for link in links:
+        netns.run(["ip", "-n", ns, "link", "set", link, "up"])
+        for cidr in (interfaces or {}).get(link, ()):
+            netns.run(["ip", "-n", ns, "addr", "add", cidr, "dev", link])
+    frr.start_frr(ns, frr_dir)
 
 
 def napalm_params(prefix: str, device: str) -> dict[str, Any]:

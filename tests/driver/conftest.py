@@ -48,8 +48,9 @@ def lab(stale_runs_removed: list[str]) -> Iterator[Lab]:
         for router in routers:
             netns.create_namespace(router.ns, prefix=PREFIX)
         netns.create_veth(r1.ns, "eth1", r2.ns, "eth1", prefix=PREFIX)
-        netns.add_address(r1.ns, "eth1", "10.99.0.0/31", prefix=PREFIX)
-        netns.add_address(r2.ns, "eth1", "10.99.0.1/31", prefix=PREFIX)
+        r1.address, r2.address = "10.99.0.0/31", "10.99.0.1/31"
+        for router in routers:
+            netns.add_address(router.ns, "eth1", router.address, prefix=PREFIX)
         for router in routers:
             frr.start_frr(router.ns, router.rundir)
             router.original_frr_raw = router.running_frr()

@@ -64,6 +64,7 @@ class Router:
     ns: str
     rundir: Path
     state_dir: Path
+    address: str = ""  # eth1's address, set by the lab (as /etc/network/interfaces would)
     original_frr: str = ""  # show running-config at lab start, as a loadable file
     original_frr_raw: str = ""  # the same, exactly as vtysh printed it
 
@@ -97,7 +98,7 @@ class Router:
         """Back to the lab's original state, without using the driver under test."""
         pending = self.state_dir / "pending"
         if pending.exists():
-            pid = pending.read_text().strip()
+            pid = (pending.read_text().split() or [""])[0]  # "<timer pid> <boot id>"
             if pid.isdigit():
                 subprocess.run(["kill", "-TERM", "--", f"-{pid}"], check=False, capture_output=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
@@ -105,6 +106,7 @@ class Router:
         conf.write_text(self.original_frr)
         frr.frr_reload(self.ns, self.rundir, conf, test=False)
         netns.ns_exec(self.ns, ["nft", "delete", "table", "inet", "netpipe"], check=False)
+        (self.rundir / "nftables.conf").unlink(missing_ok=True)  # the persisted table
         assert self.snapshot() == (self.original_frr_raw, "")
 
 

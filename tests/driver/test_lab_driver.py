@@ -23,6 +23,7 @@ from napalm.base.test.helpers import test_model as model_ok
 
 from napalm_frr import FrrDriver
 from pipeline.lab import frr, netns
+from pipeline.lab.lab import power_cycle
 from tests.driver.labkit import NFT, Lab, Router, bundle, changed_lines, frr_conf, poll
 
 pytestmark = pytest.mark.lab
@@ -229,7 +230,7 @@ def test_confirmed_commit_stays(r1: Router) -> None:
     device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
     device.commit_config(revert_in=1)
     committed = r1.snapshot()
-    pid = int((r1.state_dir / "pending").read_text())
+    pid = int((r1.state_dir / "pending").read_text().split()[0])
     device.confirm_commit()
     assert not device.has_pending_commit()
     poll(lambda: not Path(f"/proc/{pid}").exists(), timeout=5)  # timer killed
@@ -244,7 +245,7 @@ def test_rollback_of_pending_commit_is_immediate(r1: Router) -> None:
     device = r1.driver()
     device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
     device.commit_config(revert_in=60)
-    pid = int((r1.state_dir / "pending").read_text())
+    pid = int((r1.state_dir / "pending").read_text().split()[0])
     device.rollback()
     assert r1.snapshot() == original
     assert not device.has_pending_commit()
@@ -413,3 +414,103 @@ def test_napalm_and_nornir_find_the_driver(r1: Router) -> None:
     assert not result.failed, result["r1"].exception
     assert result["r1"].result["facts"]["vendor"] == "FRRouting"
     assert "eth1" in result["r1"].result["interfaces"]
+
+
+# ---------------------------------------------------------------------------- 5. what boots
+
+
+def _reboot(router: Router, *, boot_hook: bool = True) -> None:
+    """A power cut and a boot (pipeline.lab.lab.power_cycle); eth1's address is the box's
+    /etc/network/interfaces, put back by the networking step of the boot."""
+    power_cycle(router.ns, router.rundir, router.state_dir, boot_hook=boot_hook,
+                interfaces={"eth1": [router.address]})
+
+
+def _confirmed(router: Router, frr_text: str, nft_text: str) -> tuple[str, str]:
+    device = router.driver()
+    device.load_replace_candidate(config=bundle(frr_text, nft_text))
+    device.commit_config()  # final: applied and persisted
+    device.close()
+    return router.snapshot()
+
+
+NFT_B = NFT.replace("198.51.100.10", "198.51.100.10, 198.51.100.11")
+
+
+def test_commit_changes_what_runs_and_confirm_what_boots(r1: Router) -> None:
+    """frr-reload writes the saved frr.conf as part of --reload: the driver must put it back,
+    and the nftables table must be persisted, both only at confirm."""
+    saved = r1.rundir / "frr.conf"
+    _confirmed(r1, frr_conf(1), NFT)
+    assert "ip route 198.51.100.1/32 Null0" in saved.read_text()
+    assert "198.51.100.10 }" in (r1.rundir / "nftables.conf").read_text()
+    booted_from = saved.read_text(), (r1.rundir / "nftables.conf").read_text()
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(1, description="core"), NFT_B))
+    device.commit_config(revert_in=60)
+    assert "description core" in r1.running_frr()
+    assert (saved.read_text(), (r1.rundir / "nftables.conf").read_text()) == booted_from
+    startup = device.get_config(retrieve="startup")["startup"]
+    assert "description to-peer" in startup and "198.51.100.11" not in startup
+    device.confirm_commit()
+    assert "description core" in saved.read_text()
+    assert "198.51.100.10, 198.51.100.11" in (r1.rundir / "nftables.conf").read_text()
+    device.close()
+
+
+def test_a_reboot_in_the_confirm_window_boots_the_old_config(r1: Router) -> None:
+    """Scenario 2: power cut while a commit waits for its confirm. The box comes back on
+    the confirmed config, zone firewall included, with nothing pending."""
+    good = _confirmed(r1, frr_conf(1), NFT)
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(1, description="unconfirmed"), NFT_B))
+    device.commit_config(revert_in=300)
+    device.close()
+    _reboot(r1)
+    assert r1.snapshot() == good
+    assert "boot: a commit that was never confirmed was reverted" in (
+        r1.state_dir / "revert.log").read_text()
+    device = r1.driver()
+    assert not device.has_pending_commit()
+    device.load_replace_candidate(config=bundle(frr_conf(1, description="next"), NFT))
+    device.commit_config(revert_in=60)  # not refused
+    device.rollback()
+    assert r1.snapshot() == good
+    device.close()
+
+
+def test_a_confirmed_config_survives_a_reboot(r1: Router) -> None:
+    good = _confirmed(r1, frr_conf(1, description="kept"), NFT_B)
+    _reboot(r1)
+    assert r1.snapshot() == good
+
+
+def test_without_the_boot_hook_the_next_open_reverts(r1: Router) -> None:
+    """A box without netpipe-boot.service: the stale commit is found and reverted by the
+    next driver open once its deadline has passed (the timer died with the box)."""
+    good = _confirmed(r1, frr_conf(1), NFT)
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(1, description="unconfirmed"), NFT_B))
+    device.commit_config(revert_in=2)
+    device.close()
+    _reboot(r1, boot_hook=False)
+    assert r1.running_nft() == "", "nothing loaded the zone table: the hook is missing"
+    time.sleep(3)  # the deadline passes while nobody is there to act on it
+    device = r1.driver()
+    assert device.reverted_at_open == ["reverted rc=0"]
+    assert r1.snapshot() == good
+    assert not device.has_pending_commit()
+    device.close()
+
+
+def test_open_leaves_a_live_commit_alone(r1: Router) -> None:
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(frr_conf(1), NFT))
+    device.commit_config(revert_in=60)
+    other = r1.driver()
+    assert other.reverted_at_open == [] and other.has_pending_commit()
+    other.load_replace_candidate(config=bundle(frr_conf(1, description="x")))
+    other.discard_config()  # a diff beside a deploy: its own candidate folder only
+    device.confirm_commit()
+    other.close()
+    device.close()

@@ -119,6 +119,9 @@ def test_load_compare_commit_rollback_over_ssh(sshd: Path, lab: Lab, r2: Router)
             "vty_socket": str(r2.rundir),
             "confdir": str(r2.rundir),
             "state_dir": str(r2.state_dir),
+            # never this machine's /etc: the boot hook and the persisted table go here
+            "nft_file": str(r2.rundir / "nftables.conf"),
+            "systemd_dir": str(sshd / "systemd"),
         },
         "candidate": bundle(frr_conf(2), SSH_NFT),
         "bad": bundle(frr_conf(2), SSH_NFT.replace("@mgmt", "@nope")),
@@ -145,7 +148,47 @@ def test_load_compare_commit_rollback_over_ssh(sshd: Path, lab: Lab, r2: Router)
     assert "ip address 10.99.255.2/32" in out["running"]
     assert "ip address 10.99.255.2/32" not in out["after_rollback"]
     assert out["pending"] is True
+    unit = sshd / "systemd" / "netpipe-boot.service"
+    assert f"ExecStart=/bin/sh {r2.state_dir}/boot.sh" in unit.read_text()
+    assert "After=local-fs.target nftables.service" in unit.read_text()
+    assert (sshd / "systemd" / "sysinit.target.wants" / "netpipe-boot.service").resolve() == unit
     # The timer was started over an ssh session that has ended: it must still revert.
     poll(lambda: r2.snapshot() == original and not (r2.state_dir / "pending").exists(), 12)
     assert "revert timer fired" in (r2.state_dir / "revert.log").read_text()
     assert "Accepted publickey for root from 10.99.0.0" in (sshd / "sshd.log").read_text()
+
+
+REFUSED = """
+import json, sys
+from napalm.base.exceptions import ConnectionException
+from napalm_frr import FrrDriver
+args = json.loads(sys.argv[1])
+device = FrrDriver("10.99.0.1", "root", "", timeout=10, optional_args=args)
+try:
+    device.open()
+    print("CONNECTED")
+except ConnectionException as exc:
+    print(f"REFUSED {exc}")
+"""
+
+
+@pytest.mark.parametrize("known", ["none named", "empty", "another key"])
+def test_an_unknown_host_key_is_refused(sshd: Path, lab: Lab, known: str,
+                                        tmp_path: Path) -> None:
+    """Scenario 7: the ssh transport used to add unknown host keys; a man in the middle (or
+    a swapped box) must be refused before any password or config is sent."""
+    known_hosts = tmp_path / "known_hosts"
+    other = _keygen(tmp_path / "other_key") if known == "another key" else ""
+    known_hosts.write_text(f"10.99.0.1 {other}\n" if other else "")
+    args = {"transport": "ssh", "key_file": str(sshd / "client_key")}
+    if known != "none named":  # else the user's ~/.ssh/known_hosts (here: an empty HOME)
+        args["known_hosts_file"] = str(known_hosts)
+    proc = subprocess.run(
+        ["ip", "netns", "exec", lab.r1.ns, sys.executable, "-c", REFUSED, json.dumps(args)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO), "HOME": str(tmp_path)},
+    )
+    assert proc.stdout.startswith("REFUSED"), proc.stdout + proc.stderr
+    assert "10.99.0.1" in proc.stdout
+    assert known_hosts.read_text() == (f"10.99.0.1 {other}\n" if other else ""), \
+        "nothing was added"

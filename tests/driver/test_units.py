@@ -116,15 +116,21 @@ def test_ssh_command_line_quotes_every_word() -> None:
 
 def test_scripts_are_valid_sh_and_quote_paths(tmp_path: Path) -> None:
     paths = device.DevicePaths(
-        vty_socket="/run/frr x", confdir="/etc/frr", rundir="/run/frr x", state_dir="/v/s t"
+        vty_socket="/run/frr x", confdir="/etc/frr", rundir="/run/frr x", state_dir="/v/s t",
+        nft_file="/etc/nftables.d/net pipe.nft",
     )
     for text in (
         device.restore_script(paths),
         device.timer_script(paths),
+        device.boot_script(paths),
+        device.confirm_script(paths),
+        device.cancel_script(paths),
+        device.open_script(paths),
+        device.reload_keeping_saved(paths),
         device.START_TIMER,
         device.WRITE_THEN_EXEC,
+        device.WRITE_FILES,
         device.backup_script("inet", "netpipe"),
-        device.CLAIM_AND_CANCEL,
         device.SET_DEADLINE,
     ):
         script = tmp_path / "s.sh"
@@ -132,3 +138,4 @@ def test_scripts_are_valid_sh_and_quote_paths(tmp_path: Path) -> None:
         assert subprocess.run(["sh", "-n", str(script)], check=False).returncode == 0
     assert "'/run/frr x'" in device.restore_script(paths)
     assert "state='/v/s t'" in device.timer_script(paths)
+    assert "'/etc/nftables.d/net pipe.nft'" in device.boot_script(paths)

@@ -102,6 +102,41 @@ def test_a_fault_present_before_the_deploy_does_not_fail_it(
                   f"no neighbor {isp.neighbor} shutdown")
 
 
+# ------------------------------------------------------------------ 2. a reboot
+
+
+def test_a_reboot_in_the_confirm_window_boots_the_old_config(
+        net: Net, capsys: pytest.CaptureFixture[str]) -> None:
+    """Power cut on hq-core1 while its commit waits for the confirm: it must come back on
+    the confirmed routing config with its zone firewall, nothing pending, and take the next
+    change."""
+    ns = f"{PREFIX}hq-core1"
+    nft = ["ip", "netns", "exec", ns, "nft", "-s", "list", "table", "inet", "netpipe"]
+    before = net.running("hq-core1"), subprocess.run(nft, capture_output=True, text=True).stdout
+    assert "chain forward" in before[1]
+    change_wan_description(net, "rebooted")
+    job = net.spawn("deploy", "--lab", "--yes", "--batch-size", "4", "--confirm-timeout", "300",
+                    "--health-wait", "40")
+    try:
+        dep = wait_for("a commit awaiting its confirm", lambda: running_record(
+            net, lambda d: d.get("hq-core1", {}).get("state") == "pending"))
+    finally:
+        job.kill()  # the runner goes too: nobody will confirm
+        job.communicate()
+    assert "rebooted" in net.running("hq-core1")
+    assert net.run("lab", "reboot", "--device", "hq-core1") == 0
+    after = net.running("hq-core1"), subprocess.run(nft, capture_output=True, text=True).stdout
+    assert after == before, "booted on the confirmed config, zone firewall loaded"
+    assert not list((net.rundir("hq-core1") / "netpipe").glob("pending*"))
+    # The other device of the batch still waits for its timer: the rollback takes it back
+    # now, and finds hq-core1 already where it should be.
+    code, text = net.cli("rollback", "--lab", "--force", capsys=capsys)
+    assert code == 0, text
+    assert f"before deployment {dep['id']}" in text
+    states = {h: d["state"] for h, d in record(net)["devices"].items()}
+    assert states == {"gent-core1": "old", "hq-core1": "unchanged"}
+
+
 # ------------------------------------------------------------------ 5. killed jobs
 
 
@@ -153,6 +188,111 @@ def test_a_job_killed_between_commit_and_confirm(
     undo = record(net)
     assert {h: d["state"] for h, d in undo["devices"].items()} == {
         "gent-core1": "unchanged", "hq-core1": "unchanged"}
+
+
+# ------------------------------------------------------------------ 3. two pipelines
+
+
+def test_two_deploys_and_a_rollback_racing(net: Net, capsys: pytest.CaptureFixture[str]) -> None:
+    """Deploy A holds the lock; deploy B and a plain rollback are refused; ``rollback --force``
+    breaks A's lock and restores. A must not touch another device after that: the network
+    ends as the rollback left it, not half of A's change."""
+    before = {h: net.running(h) for h in ROUTERS}
+    edit(net.root, "intent/firewall.yaml", "default: {action: deny, log: true}",
+         "default: {action: deny, log: false}")
+    git(net.root, "commit", "-qam", "drop-logging off")
+    a = net.spawn("deploy", "--lab", "--yes", "--canary", "gent-core1", "--batch-size", "1",
+                  "--confirm-timeout", "10", "--health-wait", "40")
+    try:
+        dep = wait_for("A's canary confirmed", lambda: running_record(
+            net, lambda d: d.get("gent-core1", {}).get("state") == "new"))
+        b = net.spawn("deploy", "--lab", "--yes", "--health-wait", "40")
+        out_b, _ = b.communicate(timeout=120)
+        assert b.returncode == 2 and "refused: the network is locked by" in out_b, out_b
+        code, text = net.cli("rollback", "--lab", capsys=capsys)
+        assert code == 2 and "locked by" in text
+        code, text = net.cli("rollback", "--lab", "--force", capsys=capsys)
+        assert code == 0, text
+        assert "broke the lock held by" in text and f"before deployment {dep['id']}" in text
+        out_a, _ = a.communicate(timeout=300)
+    finally:
+        if a.poll() is None:
+            a.kill()
+            a.communicate()
+    assert a.returncode == 4, out_a
+    assert "lock" in out_a and "broken" in out_a
+    mine = record(net, dep["id"])
+    assert mine["result"] == "failed"
+    untouched = [h for h, d in mine["devices"].items() if "not attempted" in d["detail"]
+                 or "not committed" in d["detail"]]
+    assert untouched, mine["devices"]
+    # A commit A made after the break (if any) reverts by its own timer.
+    wait_for("no commit pending", lambda: not any(
+        list((net.rundir(h) / "netpipe").glob("pending*")) for h in ROUTERS), timeout=60)
+    assert {h: net.running(h) for h in ROUTERS} == before
+    events = open_store(net.root).events()
+    assert events[-1]["event"] == "lock broken" and events[-1]["lock"]["reason"].startswith(
+        "deploy")
+
+
+# ------------------------------------------------------------------ 6. origin is down
+
+
+def test_rollback_with_origin_unreachable(net: Net, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    git(net.root, "remote", "add", "origin", str(origin))
+    gone = tmp_path / "origin-down.git"
+    try:
+        before = net.running("hq-core1")
+        change_wan_description(net, "origin-down")
+        code, out = net.deploy(capsys, "--batch-size", "4")  # the git store, on origin
+        assert code == 0, out
+        dep = out["id"]
+        origin.rename(gone)
+        code, text = net.cli("rollback", "--lab", capsys=capsys)
+        assert code == 2 and "rollback --offline" in text, text
+        code, text = net.cli("rollback", "--lab", "--offline", capsys=capsys)
+        assert code == 0, text
+        assert f"before deployment {dep}" in text and "merges it there" in text
+        assert net.running("hq-core1") == before
+        gone.rename(origin)
+        assert net.run("lock") == 0  # any run that reaches origin reconciles
+        other = tmp_path / "other"
+        subprocess.run(["git", "clone", "-q", str(origin), str(other)], check=True)
+        kinds = {r["id"]: r["kind"] for r in GitStore(other, push=True).deployments()}
+        assert kinds[dep] == "deploy" and "rollback" in kinds.values()
+        rollback = [r for r in GitStore(other, push=True).deployments()
+                    if r["kind"] == "rollback"][-1]
+        assert rollback["restored_from"] == dep and rollback["note"].startswith("offline")
+    finally:
+        if gone.exists():
+            gone.rename(origin)
+        git(net.root, "remote", "remove", "origin")
+
+
+# ------------------------------------------------------------------ 7. a rotated secret
+
+
+def test_a_rotated_secret_shows_neither_value(net: Net, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """BGP_ISP_PASSWORD is rotated: hq-edge1 still runs the old value, the environment holds
+    the new one. Diff, merge-request note and drift must show neither."""
+    old = lab.lab_secrets({"BGP_ISP_PASSWORD"})["BGP_ISP_PASSWORD"]
+    assert old in net.running("hq-edge1")
+    new = "R0tated-n3w-Pw"
+    monkeypatch.setenv("BGP_ISP_PASSWORD", new)
+    code, out = net.json("diff", "--lab", capsys=capsys)
+    assert code == 0
+    diff = out["hosts"]["hq-edge1"]["diff"]
+    assert "-  neighbor 198.51.100.1 password <secret:masked>" in diff.splitlines() or \
+        " neighbor 198.51.100.1 password <secret:masked>" in diff, diff
+    written = [json.dumps(out), *(p.read_text() for p in (net.root / "build/diff").iterdir())]
+    code, drift = net.cli("drift", "--lab", "--format", "markdown", capsys=capsys)
+    assert code == 1 and "hq-edge1" in drift
+    for text in (*written, drift):
+        assert old not in text and new not in text
 
 
 # ------------------------------------------------------------------ 4. a restore that fails
