@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import cli_change, cli_preview
+from pipeline import cli_change, cli_deploy, cli_preview
 from pipeline.build import Build, build
 from pipeline.change.candidate import needed_secrets
 from pipeline.lab import lab
@@ -195,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("action", choices=("up", "down", "status", "reboot"))
     c.add_argument("--device", help="reboot: the lab router to power-cycle")
     cli_change.add_commands(command)
+    cli_deploy.add_commands(command)
     c = command("note", "post or update the diff summary on the GitLab merge request", ("text",))
     c.add_argument("--file", default="build/diff/summary.md")
     return p
@@ -207,9 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0) and EXIT_USAGE
     handlers = {"validate": cmd_validate, "render": cmd_render, "lab": cmd_lab,
                 "verify": cli_change.cmd_verify, "diff": cli_preview.cmd_diff,
-                "deploy": cli_change.cmd_deploy, "rollback": cli_change.cmd_rollback,
+                "deploy": cli_deploy.cmd_deploy, "rollback": cli_deploy.cmd_rollback,
                 "drift": cli_change.cmd_drift, "note": cmd_note,
-                "lock": cli_change.cmd_lock}
+                "lock": cli_deploy.cmd_lock}
     try:
         return handlers[args.command](args)
     except SystemExit as exc:

@@ -1,5 +1,7 @@
-"""``netpipe diff | deploy | rollback | drift``: composes build, targets, store and the
-change stage, prints, and sets exit codes (see ``pipeline.cli``)."""
+"""``netpipe diff | drift | verify``, and what every change command shares: the context
+(validate, pick targets, fill secrets before any device is touched), the state store, the
+health check and refusals (see ``pipeline.cli`` for exit codes; deploy, rollback and lock
+are in ``pipeline.cli_deploy``)."""
 
 from __future__ import annotations
 
@@ -18,17 +20,11 @@ from rich.console import Console
 from pipeline.build import Build, build
 from pipeline.change import diff as diffs
 from pipeline.change.candidate import candidate, needed_secrets
-from pipeline.change.deploy import Deployment
-from pipeline.change.history import DEPLOYMENT_ID
-from pipeline.change.journal import DeployResult, Health, who
-from pipeline.change.revision import RevisionError, deployed_revision, resolve, tree_at
-from pipeline.change.rollback import Rollback, Verifier
-from pipeline.change.seal import Sealer, SealError
-from pipeline.change.store import LockHeld, Store, StoreError, default_kind, open_store
+from pipeline.change.journal import Health
+from pipeline.change.store import Store, StoreError, default_kind, open_store
 from pipeline.change.targets import Target, TargetError, lab_targets, nornir_for
 from pipeline.change.targets import production_targets as prod_targets
 from pipeline.findings import Finding
-from pipeline.intent.parse import load_inventory
 from pipeline.lab import frr, lab
 from pipeline.lab.plan import plan
 from pipeline.report import render_findings
@@ -266,154 +262,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return _guard(run)
 
 
-# --------------------------------------------------------------------------- deploy / rollback
-
-
-def _print_result(result: DeployResult, fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps({
-            "id": result.id, "exit_code": result.exit_code, "message": result.message,
-            "batches": result.batches, "devices": result.devices(),
-            "health": result.health.as_dict() if result.health else None,
-            "store_error": result.store_error or None,
-        }, indent=2))
-        return
-    if result.outcomes:
-        say("")
-        say("device           config      detail")
-    for line in result.lines():
-        say(line)
-    if result.health is not None and not result.health.ok:
-        say(result.health.text())
-
-
-def _confirm(args: argparse.Namespace, ctx: Context) -> bool:
-    if args.yes or not sys.stdin.isatty():
-        return True
-    answer = input(f"deploy to {len(ctx.targets)} device(s)? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
-
-
-def _sealer(lab_mode: bool) -> Sealer:
-    try:
-        return Sealer.for_lab() if lab_mode else Sealer.from_env()
-    except SealError as exc:
-        raise Refused(str(exc)) from None
-
-
-def _deploy(args: argparse.Namespace, root: Path, ctx: Context, *, kind: str,
-            revision: str, label: str, canary: list[str]) -> int:
-    assert ctx.health is not None
-    _say_skipped(ctx.skipped, say)
-    unknown = [h for h in canary if h not in ctx.targets]
-    if unknown:
-        raise Refused(f"--canary names untargeted device(s): {', '.join(unknown)}")
-    deployment = Deployment(
-        nr=nornir_for(ctx.targets, args.workers), store=_store(args, root),
-        configs=ctx.configs, platforms=_platforms(ctx), secrets=ctx.secrets,
-        health=ctx.health, revision=revision, seal=_sealer(args.lab), revision_label=label,
-        say=say, canary=canary, batch_size=args.batch_size,
-        confirm_timeout=args.confirm_timeout, kind=kind)
-    with _progress(f"{kind} in progress"):
-        outcome = deployment.run()
-    _print_result(outcome, args.format)
-    return outcome.exit_code
-
-
-def cmd_deploy(args: argparse.Namespace) -> int:
-    def run() -> int:
-        root = Path(args.root).resolve()
-        ctx = context(args, root)
-        if not _confirm(args, ctx):
-            say("not deployed")
-            return EXIT_USAGE
-        sha, label = deployed_revision(root)
-        canary = [h.strip() for h in (args.canary or "").split(",") if h.strip()]
-        return _deploy(args, root, ctx, kind="deploy", revision=sha, label=label,
-                       canary=canary)
-
-    return _guard(run)
-
-
-def cmd_rollback(args: argparse.Namespace) -> int:
-    return _guard(lambda: _rollback(args))
-
-
-def _rollback(args: argparse.Namespace) -> int:
-    root = Path(args.root).resolve()
-    if args.to and not DEPLOYMENT_ID.fullmatch(args.to):
-        return _rollback_to_revision(args, root, args.to)
-    store = _store(args, root)
-    hosts = sorted({h for r in store.deployments() for h in r.get("backups") or []})
-    if args.lab:
-        check_lab()
-        targets = lab_targets(lab_prefix(), hosts)
-        secret_source: Callable[[set[str]], dict[str, str]] = lab.lab_secrets
-    else:
-        inventory, findings = load_inventory(root)
-        if findings:
-            print(render_findings(findings, "text"))
-            raise Refused("the inventory does not load")
-        try:
-            targets = prod_targets(inventory, root=root)
-        except TargetError as exc:
-            raise Refused(str(exc)) from None
-        secret_source = _env_secrets
-    limit = [h.strip() for h in (args.limit or "").split(",") if h.strip()]
-    rollback = Rollback(nornir_for(targets, args.workers), store, _sealer(args.lab),
-                        secret_source, _verifier(root, targets, args), say, args.force, limit,
-                        args.to, "offline: origin unreachable" if args.offline else "")
-    with _progress("rollback in progress"):
-        outcome = rollback.run()
-    _print_result(outcome, args.format)
-    if args.offline:
-        say("offline: this rollback is recorded in the local netpipe-state branch only; the "
-            "next netpipe run that reaches origin merges it there")
-    return outcome.exit_code
-
-
-def _env_secrets(names: set[str]) -> dict[str, str]:
-    return {n: os.environ[n] for n in names if n in os.environ}
-
-
-def _rollback_to_revision(args: argparse.Namespace, root: Path, rev: str) -> int:
-    """``--to <git revision>``: render that intent and deploy it with the usual safety;
-    the record keeps the commit id the revision named at this moment."""
-    try:
-        sha = resolve(root, rev)
-        tree = tree_at(root, sha)
-    except RevisionError as exc:
-        raise Refused(str(exc)) from None
-    with tree:
-        old = build(Path(tree.name))
-        if not old.ok:
-            print(render_findings(old.findings, "text"))
-            raise Refused(f"the intent at {rev} does not validate")
-        ctx = context(args, root, old)
-        label = rev if rev.startswith(sha[:7]) else f"{rev} = {sha[:12]}"
-        return _deploy(args, root, ctx, kind="rollback-to", revision=sha, label=label,
-                       canary=[])
-
-
-def _verifier(root: Path, targets: dict[str, Target], args: argparse.Namespace) -> Verifier:
-    """A health check for the intent at a revision, built only when the rollback knows it."""
-
-    def verifier(revision: str | None) -> tuple[Health | None, str]:
-        if revision is None:
-            return None, ("no intent is known to describe the restored configs (they predate "
-                          "netpipe's records, or the deployment before left devices in an "
-                          "unknown state); run `netpipe verify` against the right revision")
-        try:
-            tree = tree_at(root, revision)
-        except RevisionError as exc:
-            return None, f"the intent at {revision[:12]} cannot be read: {exc}"
-        with tree:
-            intent = build(Path(tree.name), run_lint=False)
-        if not intent.ok:
-            return None, f"the intent at {revision[:12]} does not validate"
-        return _health(intent, targets, args.health_wait, args.lab), ""
-
-    return verifier
+# --------------------------------------------------------------------------- errors
 
 
 def guard(run: Callable[[], int]) -> int:
@@ -432,80 +281,40 @@ def _guard(run: Callable[[], int]) -> int:
         return EXIT_USAGE
 
 
-def cmd_lock(args: argparse.Namespace) -> int:
-    """Who holds the network lock; ``--break`` removes a stale one (recorded)."""
-    def run() -> int:
-        store = _store(args, Path(args.root).resolve())
-        info = store.break_lock(who()) if args.break_ else store.lock_info()
-        if info is None:
-            say("the network is not locked")
-        elif args.break_:
-            say(f"broke the lock of {info.holder} (since {info.since}, {info.reason}); recorded")
-        else:
-            say(str(LockHeld(info)).replace("the network is locked", "locked", 1))
-        return EXIT_OK
-
-    return _guard(run)
-
-
 # --------------------------------------------------------------------------- arguments
 
 
+def common_args(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--lab", action="store_true", help="target the namespace lab")
+    c.add_argument("--limit", help="comma-separated devices (default: all)")
+    c.add_argument("--workers", type=int, default=10, help="Nornir num_workers")
+    c.set_defaults(health_wait=30.0)
+
+
+def state_args(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--state", choices=("fs", "git"),
+                   help="state store: git (the netpipe-state branch on origin, the default "
+                        "wherever there is an origin) or fs (.netpipe/state, this clone only)")
+    c.add_argument("--state-dir",
+                   help="fs store: its directory; git store: its branch (netpipe-state)")
+    c.add_argument("--health-wait", type=float, default=30.0,
+                   help="seconds to wait for routing to converge in health checks")
+
+
 def add_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
-    def common(c: argparse.ArgumentParser) -> None:
-        c.add_argument("--lab", action="store_true", help="target the namespace lab")
-        c.add_argument("--limit", help="comma-separated devices (default: all)")
-        c.add_argument("--workers", type=int, default=10, help="Nornir num_workers")
-        c.set_defaults(health_wait=30.0)
-
-    def state(c: argparse.ArgumentParser) -> None:
-        c.add_argument("--state", choices=("fs", "git"),
-                       help="state store: fs (default, .netpipe/state) or git (a branch)")
-        c.add_argument("--state-dir",
-                       help="fs store: its directory; git store: its branch (netpipe-state)")
-        c.add_argument("--health-wait", type=float, default=30.0,
-                       help="seconds to wait for routing to converge in health checks")
-
     plain, diffs_ = ("text", "json"), ("text", "json", "markdown")
     c = command("verify", "check adjacencies, sessions, routes and (lab) the firewall probes",
                 plain)
-    common(c)
+    common_args(c)
     c.add_argument("--wait", dest="health_wait", type=float, default=30.0,
                    help="seconds to wait for routing to converge (default 30)")
     c.add_argument("--no-probes", dest="probes", action="store_false",
                    help="skip the lab's firewall probes")
     c = command("diff", "dry-run: what a change would do to each device", diffs_)
-    common(c)
+    common_args(c)
     c.add_argument("--base", help="git revision: also show the blast radius since it")
     c.add_argument("--offline", action="store_true",
                    help="no device: the intended configs against those at --base")
     c.add_argument("--out", help="where to write the diffs (default: ROOT/build/diff)")
     c = command("drift", "running vs intended config per device; exit 1 on drift", diffs_)
-    common(c)
-    c = command("deploy", "push with a lock, backups, canary, commit-confirm and health checks",
-                plain)
-    common(c)
-    state(c)
-    c.add_argument("--canary", help="devices to change first, alone")
-    c.add_argument("--batch-size", type=int, default=1)
-    c.add_argument("--confirm-timeout", type=int, default=120,
-                   help="seconds before an unconfirmed commit reverts on the device")
-    c.add_argument("--yes", action="store_true", help="do not ask on a terminal")
-    c = command("rollback", "emergency: every device back to its last known-good config",
-                plain)
-    common(c)
-    state(c)
-    c.add_argument("--last-known-good", action="store_true",
-                   help="restore the backups of the last deployment (the default)")
-    c.add_argument("--to", help="a deployment id: restore the backups taken before it; a git "
-                                "revision: render that intent and deploy it")
-    c.add_argument("--force", action="store_true",
-                   help="break the network lock first (recorded): a running deploy stops")
-    c.add_argument("--offline", action="store_true",
-                   help="origin is unreachable: work from this clone's copy of the state "
-                        "branch and merge the record into origin on the next run")
-    c.set_defaults(batch_size=100, confirm_timeout=120, canary=None, yes=True)
-    c = command("lock", "show who holds the network lock, or --break a stale one", ("text",))
-    c.add_argument("--break", dest="break_", action="store_true")
-    c.add_argument("--state", choices=("fs", "git"))
-    c.add_argument("--state-dir")
+    common_args(c)

@@ -51,6 +51,7 @@ from pipeline.change.tasks import (
     load_and_compare,
     observe,
     restore,
+    run_all,
 )
 
 __all__ = ["DeployResult", "Deployment", "Health", "HealthReport", "batches", "who"]
@@ -161,7 +162,7 @@ class Deployment:
 
     def _backup(self, dep_id: str, hosts: list[str], journal: Journal) -> dict[str, str]:
         """Save every running config verbatim, sealed; failures by host."""
-        results = self._subset(hosts).run(task=get_running)
+        results = run_all(self._subset(hosts), task=get_running)
         failed = self._failures(results)
         if failed:
             return failed
@@ -186,8 +187,8 @@ class Deployment:
         """Read each device again (pending? new? old?) after a reply was lost."""
         if not hosts:
             return {}
-        results = self._subset(hosts).run(task=observe, candidates=dict(self.configs),
-                                          backups=self._backups)
+        results = run_all(self._subset(hosts), task=observe, candidates=dict(self.configs),
+                          backups=self._backups)
         seen = {}
         for h, m in results.items():
             if m[0].failed:
@@ -200,8 +201,8 @@ class Deployment:
         """Put ``hosts`` back on their backups; each outcome as observed afterwards."""
         if not hosts:
             return
-        failed = self._failures(self._subset(hosts).run(task=restore,
-                                                        backups=self._backups))
+        failed = self._failures(run_all(self._subset(hosts), task=restore,
+                                        backups=self._backups))
         seen = self._observe(sorted(failed))
         for h in hosts:
             out = after_revert(h, failed.get(h), seen.get(h), why)
@@ -210,10 +211,10 @@ class Deployment:
     def _batch(self, batch: list[str], final: bool, baseline: HealthReport,
                result: DeployResult, journal: Journal) -> bool:
         nr = self._subset(batch)
-        rejected = self._failures(nr.run(task=load_and_compare, configs=dict(self.configs),
-                                         keep=True))
+        rejected = self._failures(run_all(nr, task=load_and_compare,
+                                          configs=dict(self.configs), keep=True))
         if rejected:
-            nr.run(task=discard)
+            run_all(nr, task=discard)
             for h in batch:
                 result.set(h, "old", rejected.get(h, "not committed: batch stopped"))
             result.message = ("a device rejected its config; nothing in the batch was "
@@ -222,7 +223,7 @@ class Deployment:
             return False
         lost = self._lease.still_ours()  # re-checked right before anything is changed
         if lost:
-            nr.run(task=discard)
+            run_all(nr, task=discard)
             for h in batch:
                 result.set(h, "old", "not committed: the network lock is not ours any more")
             result.message = f"stopped before committing: {lost}; nothing more was touched"
@@ -232,13 +233,13 @@ class Deployment:
             result.set(h, "unknown", "commit in progress")
         journal.touched = True
         if not journal.write(result):
-            nr.run(task=discard)
+            run_all(nr, task=discard)
             for h in batch:
                 result.set(h, "old", "not committed: the state store failed")
             result.message = f"stopped before committing: state store failed ({journal.error})"
             return False
-        commit_failed = self._failures(nr.run(task=commit, message=f"netpipe {result.id}",
-                                              revert_in=self.confirm_timeout))
+        commit_failed = self._failures(run_all(nr, task=commit, message=f"netpipe {result.id}",
+                                               revert_in=self.confirm_timeout))
         for h in batch:
             if h not in commit_failed:
                 result.set(h, "pending", f"committed, reverts by itself in "
@@ -289,7 +290,7 @@ class Deployment:
                               "reverted by this deploy after that")
             self.say(result.message)
             return False
-        confirm_failed = self._failures(nr.run(task=confirm))
+        confirm_failed = self._failures(run_all(nr, task=confirm))
         for h in batch:
             if h not in confirm_failed:
                 result.set(h, "new", "confirmed")

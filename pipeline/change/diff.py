@@ -17,7 +17,7 @@ from typing import Any
 
 from nornir.core import Nornir
 
-from pipeline.change.tasks import Unreachable, load_and_compare
+from pipeline.change.tasks import Unreachable, load_and_compare, run_all
 from pipeline.masking import learned, redact
 
 
@@ -55,7 +55,7 @@ def error_text(exc: BaseException | None, secrets: Mapping[str, str]) -> str:
 def run_diff(nr: Nornir, configs: Mapping[str, str], platforms: Mapping[str, str],
              secrets: Mapping[str, str]) -> dict[str, HostDiff]:
     """Diff every host of ``nr`` against its candidate; unreachable hosts are reported."""
-    results = nr.run(task=load_and_compare, configs=dict(configs))
+    results = run_all(nr, task=load_and_compare, configs=dict(configs))
     shapes = learned(configs.values(), secrets)  # lines where a template put a secret
     report: dict[str, HostDiff] = {}
     for host, multi in sorted(results.items()):

@@ -35,7 +35,7 @@ from pipeline.change.journal import (
 from pipeline.change.outcome import Observation, observed
 from pipeline.change.seal import Sealer, SealError
 from pipeline.change.store import Store
-from pipeline.change.tasks import observe, restore
+from pipeline.change.tasks import observe, restore, run_all
 from pipeline.secrets import PLACEHOLDER, MissingSecret, resolve
 
 # Given the intent revision (None: none known), a health check for it, or None with why.
@@ -102,7 +102,7 @@ class Rollback:
                  f"before {undo.describe()}")
         started = time.monotonic()
         nr = self.nr.filter(filter_func=lambda h: h.name in hosts)
-        done = nr.run(task=restore, backups=configs)
+        done = run_all(nr, task=restore, backups=configs)
         failed = {h: error_text(m[0].exception, self.secrets) for h, m in done.items()
                   if m[0].failed}
         seen = self._observe(sorted(failed), configs)
@@ -147,7 +147,7 @@ class Rollback:
                  ) -> dict[str, Observation]:
         if not hosts:
             return {}
-        results = self.nr.filter(filter_func=lambda h: h.name in hosts).run(
-            task=observe, candidates={}, backups=dict(configs))
+        results = run_all(self.nr.filter(filter_func=lambda h: h.name in hosts), task=observe,
+                          candidates={}, backups=dict(configs))
         return {h: (Observation(error=error_text(m[0].exception, self.secrets)) if m[0].failed
                     else Observation(**m[0].result)) for h, m in results.items()}

@@ -7,10 +7,19 @@ phases (load all, commit all, check, confirm all).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from napalm.base import NetworkDriver
-from nornir.core.task import Result, Task
+from nornir.core import Nornir
+from nornir.core.task import AggregatedResult, Result, Task
+
+
+def run_all(nr: Nornir, task: Callable[..., Result], **kwargs: Any) -> AggregatedResult:
+    """``nr.run`` on every host, including those a task failed on before: Nornir skips
+    failed hosts by default, and a revert or a read must never skip the very device that
+    failed."""
+    return nr.run(task=task, on_failed=True, **kwargs)
 
 
 class Unreachable(Exception):
@@ -39,12 +48,25 @@ def load_and_compare(task: Task, configs: dict[str, str], keep: bool = False) ->
     return Result(host=task.host, result=diff, diff=diff, changed=bool(diff))
 
 
+# Drivers that keep a commit message; NAPALM's ios raises NotImplementedError for any.
+KEEPS_MESSAGE = frozenset({"frr"})
+
+
 def commit(task: Task, message: str, revert_in: int | None) -> Result:
-    kwargs: dict[str, Any] = {"message": message}
+    kwargs: dict[str, Any] = {}
+    if task.host.platform in KEEPS_MESSAGE:
+        kwargs["message"] = message
     if revert_in:
-        kwargs["revert_in"] = revert_in
+        kwargs["revert_in"] = revert_timer(task.host.platform, revert_in)
     connection(task).commit_config(**kwargs)
     return Result(host=task.host, changed=True)
+
+
+def revert_timer(platform: str | None, seconds: int) -> int:
+    """IOS counts its revert timer in whole minutes (1 to 120): rounded up, never shorter."""
+    if platform == "ios":
+        return min(7200, max(60, -(-seconds // 60) * 60))
+    return seconds
 
 
 def confirm(task: Task) -> Result:
