@@ -27,6 +27,7 @@ from pipeline.change.targets import production_targets as prod_targets
 from pipeline.findings import Finding
 from pipeline.lab import frr, lab
 from pipeline.lab.plan import plan
+from pipeline.owned import OutputRefused
 from pipeline.report import render_findings
 from pipeline.secrets import BadSecret, MissingSecret
 from pipeline.secrets import check as check_secret_values
@@ -200,8 +201,21 @@ def _platforms(ctx: Context) -> dict[str, str]:
 # --------------------------------------------------------------------------- diff / drift
 
 
+def diff_out(args: argparse.Namespace, root: Path) -> Path:
+    """Where ``diff`` writes, refused before anything is built or contacted."""
+    out = Path(args.out) if args.out else root / "build" / "diff"
+    if not out.is_absolute():
+        out = Path.cwd() / out
+    try:
+        diffs.check_out(out, root)
+    except OutputRefused as exc:
+        raise Refused(f"diff --out refused, nothing written: {exc}") from None
+    return out
+
+
 def _run_diff(args: argparse.Namespace, drift: bool) -> int:
     root = Path(args.root).resolve()
+    out = None if drift else diff_out(args, root)
     ctx = context(args, root)
     nr = nornir_for(ctx.targets, args.workers)
     report = diffs.run_diff(nr, ctx.configs, _platforms(ctx), ctx.secrets)
@@ -218,9 +232,8 @@ def _run_diff(args: argparse.Namespace, drift: bool) -> int:
         md_extra = "\n" + radius.markdown()
     if ctx.skipped:
         extra["skipped"] = ctx.skipped
-    if not drift:
-        diffs.write(report, Path(args.out) if args.out else root / "build" / "diff", extra,
-                    md_extra)
+    if out is not None:
+        diffs.write(report, out, extra, md_extra)
     if args.format == "json":
         print(diffs.as_json(report, extra))
     elif args.format == "markdown":

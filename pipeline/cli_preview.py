@@ -35,6 +35,7 @@ def _offline(args: argparse.Namespace) -> int:
     if args.lab:
         raise cli_change.Refused("--offline contacts no device; drop --lab")
     root = Path(args.root).resolve()
+    out = cli_change.diff_out(args, root)
     result = build(root)
     if not result.ok:
         print(render_findings(result.findings, "text"))
@@ -54,7 +55,6 @@ def _offline(args: argparse.Namespace) -> int:
     extra: dict[str, object] = {"offline": True, "base": found.base, "head": found.head,
                                 "notes": notes, "blast_radius": found.radius.as_dict()}
     markdown = "\n" + found.radius.markdown() + "".join(f"\n> {n}\n" for n in notes)
-    out = Path(args.out) if args.out else root / "build" / "diff"
     diffs.write(hosts, out, extra, markdown, title)
     if args.format == "json":
         print(diffs.as_json(hosts, extra))

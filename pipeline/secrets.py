@@ -113,11 +113,3 @@ def mask(text: str, values: Mapping[str, str] | None = None) -> str:
             text = text.replace(secret, MASK)
     return text
 
-
-def unresolve(text: str, values: Mapping[str, str]) -> str:
-    """Known secret values back to placeholders: backups of running configs hold no secret
-    and are filled in again, from the environment, when restored."""
-    for name, secret in sorted(values.items(), key=lambda kv: len(kv[1]), reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, placeholder(name))
-    return text

@@ -17,8 +17,12 @@ from typing import Any
 
 from nornir.core import Nornir
 
+from pipeline import owned
 from pipeline.change.tasks import Unreachable, load_and_compare, run_all
 from pipeline.masking import learned, redact
+
+MARKER = ".netpipe-diff"
+"""Marks a folder as netpipe diff output (replaced whole by the next diff)."""
 
 
 @dataclass(frozen=True)
@@ -113,14 +117,18 @@ def as_markdown(report: Mapping[str, HostDiff], title: str = "netpipe diff") -> 
     return "\n".join(lines) + "\n"
 
 
+def check_out(out: Path, root: Path) -> None:
+    """Raises owned.OutputRefused unless ``out`` is missing, empty or an earlier diff:
+    called before any device is contacted."""
+    owned.check(out, root, MARKER)
+
+
 def write(report: Mapping[str, HostDiff], out: Path, extra: dict[str, Any] | None = None,
           markdown_extra: str = "", title: str = "netpipe diff") -> None:
-    """``out/<host>.diff``, ``out/summary.json`` and ``out/summary.md`` (the MR note)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.diff"):
-        old.unlink()
-    for host, d in report.items():
-        if d.changed:
-            (out / f"{host}.diff").write_text(d.diff)
-    (out / "summary.json").write_text(as_json(report, extra) + "\n")
-    (out / "summary.md").write_text(as_markdown(report, title) + markdown_extra)
+    """``out/<host>.diff``, ``out/summary.json`` and ``out/summary.md`` (the MR note),
+    replacing the folder whole (``check_out`` first)."""
+    files = {f"{host}.diff": d.diff for host, d in report.items() if d.changed}
+    files["summary.json"] = as_json(report, extra) + "\n"
+    files["summary.md"] = as_markdown(report, title) + markdown_extra
+    owned.replace(out, files, MARKER, "netpipe diff output: replaced as a whole by every "
+                  "diff\n")

@@ -1,4 +1,5 @@
-"""Hostile output paths: ``render --out`` aimed at what it must never replace.
+"""Hostile output paths: ``render --out`` and ``diff --out`` aimed at what they must
+never replace (a diff replaces its folder too: stale ``*.diff`` must not survive).
 
 Each is a usage error (exit 2) that writes nothing: the repository, the folder above it,
 the root of the filesystem, a source folder, a folder outside holding someone's files, a
@@ -15,11 +16,19 @@ import pytest
 from tests.hostile.harness import Case, Net, cases_ids, run
 
 REFUSED = "render --out refused, nothing written"
+DIFF_REFUSED = "diff --out refused, nothing written"
 
 
 def out(target: str, mutate: object = None, cid: str = "", what: str = "") -> Case:
     return Case(cid, what, mutate or (lambda net: None), None, REFUSED,
                 argv=("render", "--out", target), exit=2)
+
+
+def diff_out(target: str, mutate: object = None, cid: str = "", what: str = "",
+             offline: bool = False) -> Case:
+    argv = ("diff", "--offline", "--base", "HEAD") if offline else ("diff",)
+    return Case(cid, what, mutate or (lambda net: None), None, DIFF_REFUSED,
+                argv=(*argv, "--out", target), exit=2)
 
 
 def _git(net: Net) -> None:
@@ -30,6 +39,10 @@ def _git(net: Net) -> None:
 def _planted_build(net: Net) -> None:
     (net.root / "build" / "configs").mkdir(parents=True)
     (net.root / "build" / "configs" / "README").write_text("committed by a merge request\n")
+
+
+def _diffs_outside(net: Net) -> None:
+    (net.outside / "review.diff").write_text("someone's own patch\n")
 
 
 def _fifo(net: Net) -> None:
@@ -55,6 +68,15 @@ CASES = [
     out(".git", _git, "git", "--out .git"),
     out("build/configs", _planted_build, "planted-build", "a build/configs planted without "
         "the netpipe marker"),
+    diff_out("{outside}", _diffs_outside, "diff-foreign-folder",
+             "diff --out a folder outside holding someone's *.diff files"),
+    diff_out("{outside}", _diffs_outside, "diff-offline-foreign-folder",
+             "diff --offline --out a folder outside holding someone's *.diff files", True),
+    diff_out(".", cid="diff-repository", what="diff --out . at the repository root"),
+    diff_out("intent", cid="diff-source-folder", what="diff --out intent (a source folder)"),
+    diff_out("{outside}/secret.txt", cid="diff-file", what="diff --out a file"),
+    diff_out("build/configs", _planted_build, "diff-planted",
+             "diff --out a folder planted without the netpipe marker", True),
 ]
 
 
