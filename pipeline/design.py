@@ -7,13 +7,16 @@ spell those facts in a platform's syntax. Assumes the semantic rules passed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 from typing import Literal
 
 from pipeline.intent.derive import Port, end_ospf, link_addresses, parse_service, zone_prefixes
-from pipeline.intent.model import Link, LinkEnd, Rule, Site
+from pipeline.intent.model import Link, LinkEnd, Rule, Site, Uplink
+from pipeline.intent.model import StaticRoute as StaticIntent
 from pipeline.intent.parse import Intent
 from pipeline.intent.ports import expand, normalise, vlan_list
 
@@ -171,6 +174,46 @@ def set_name(zone: str) -> str:
     return "z_" + zone.replace("-", "_").replace(".", "_")
 
 
+LinkSide = tuple[Link, LinkEnd, LinkEnd, IPv4Interface | None]
+"""(link, this device's end, the peer's end, this end's address)."""
+
+
+@dataclass
+class _Index:
+    """What every device's record is looked up in, built once: the design stays linear in
+    the size of the intent (each link, uplink and route is visited once, not per device)."""
+
+    intent: Intent
+    zones: dict[str, list[IPv4Network]]
+    links: dict[str, list[LinkSide]]
+    uplinks: dict[str, list[Uplink]]
+    statics: dict[str, list[StaticIntent]]
+    firewall: Firewall
+    all_files: frozenset[str]
+    inventory_files: frozenset[str]
+
+    @classmethod
+    def of(cls, intent: Intent) -> _Index:
+        links: dict[str, list[LinkSide]] = defaultdict(list)
+        for link in intent.topology.links:
+            a_addr, b_addr = link_addresses(link)
+            links[link.a.device].append((link, link.a, link.b, a_addr))
+            if link.b.device != link.a.device:
+                links[link.b.device].append((link, link.b, link.a, b_addr))
+            else:  # a link looped back to the same device: both ends are its own
+                links[link.a.device].append((link, link.b, link.a, b_addr))
+        uplinks: dict[str, list[Uplink]] = defaultdict(list)
+        for uplink in intent.topology.uplinks:
+            uplinks[uplink.device].append(uplink)
+        statics: dict[str, list[StaticIntent]] = defaultdict(list)
+        for route in intent.routing.static_routes:
+            statics[route.device].append(route)
+        zones = zone_prefixes(intent)
+        return cls(intent, zones, links, uplinks, statics, firewall(intent, (), zones),
+                   frozenset(intent.files),
+                   frozenset(f for f in intent.files if f.startswith("inventory/")))
+
+
 # --------------------------------------------------------------------------- firewall
 
 
@@ -197,8 +240,10 @@ def _rule(intent: Intent, rule: Rule, zones: dict[str, list[IPv4Network]]) -> Fi
     )
 
 
-def firewall(intent: Intent, bgp_peers: tuple[IPv4Address, ...]) -> Firewall:
-    zones = zone_prefixes(intent)
+def firewall(intent: Intent, bgp_peers: tuple[IPv4Address, ...],
+             zones: dict[str, list[IPv4Network]] | None = None) -> Firewall:
+    """The zone firewall every router enforces; ``zones``: zone_prefixes(intent), if known."""
+    zones = zone_prefixes(intent) if zones is None else zones
     sets = tuple(ZoneSet(z, set_name(z), tuple(p)) for z, p in sorted(zones.items())
                  if p and intent.firewall.zones.get(z, None) is not None
                  and not intent.firewall.zones[z].default)
@@ -218,34 +263,30 @@ def firewall(intent: Intent, bgp_peers: tuple[IPv4Address, ...]) -> Firewall:
 # --------------------------------------------------------------------------- devices
 
 
-def _router_interfaces(intent: Intent, name: str, site: Site | None) -> list[Interface]:
+def _router_interfaces(index: _Index, name: str, site: Site | None) -> list[Interface]:
+    intent = index.intent
     host = intent.hosts[name]
     result: list[Interface] = []
     if host.data.loopback is not None:
         result.append(Interface("lo", "loopback", "router id", host.data.loopback,
                                 ospf_area=0, ospf_passive=True))
-    for link in intent.topology.links:
-        a_addr, b_addr = link_addresses(link)
-        for end, peer, addr in ((link.a, link.b, a_addr), (link.b, link.a, b_addr)):
-            if end.device != name:
-                continue
-            if link.kind == "routed":
-                area, cost = end_ospf(link, end)
-                desc = link.description or f"to {peer.device} {peer.interface}"
-                timers = intent.routing.ospf
-                custom = (timers.hello_interval, timers.dead_interval) != (10, 40)
-                result.append(Interface(
-                    end.interface, "routed", desc, addr, ospf_area=area, ospf_cost=cost,
-                    ospf_p2p=addr is not None and addr.network.prefixlen >= 30,
-                    ospf_hello=timers.hello_interval if custom and area is not None else None,
-                    ospf_dead=timers.dead_interval if custom and area is not None else None))
-            elif site is not None and site.core == name:
-                result.extend(_gateway_subinterfaces(site, end, peer, link))
-    for uplink in intent.topology.uplinks:
-        if uplink.device == name:
-            desc = uplink.description or f"uplink {uplink.name}"
-            result.append(Interface(uplink.interface, "routed", desc, uplink.address,
-                                    zone=uplink.zone))
+    timers = intent.routing.ospf
+    custom = (timers.hello_interval, timers.dead_interval) != (10, 40)
+    for link, end, peer, addr in index.links.get(name, ()):
+        if link.kind == "routed":
+            area, cost = end_ospf(link, end)
+            desc = link.description or f"to {peer.device} {peer.interface}"
+            result.append(Interface(
+                end.interface, "routed", desc, addr, ospf_area=area, ospf_cost=cost,
+                ospf_p2p=addr is not None and addr.network.prefixlen >= 30,
+                ospf_hello=timers.hello_interval if custom and area is not None else None,
+                ospf_dead=timers.dead_interval if custom and area is not None else None))
+        elif site is not None and site.core == name:
+            result.extend(_gateway_subinterfaces(site, end, peer, link))
+    for uplink in index.uplinks.get(name, ()):
+        desc = uplink.description or f"uplink {uplink.name}"
+        result.append(Interface(uplink.interface, "routed", desc, uplink.address,
+                                zone=uplink.zone))
     return sorted(result, key=lambda i: _natural(i.name))
 
 
@@ -268,8 +309,9 @@ def _natural(name: str) -> tuple[object, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
-def _switch_interfaces(intent: Intent, name: str, site: Site) -> tuple[list[Interface], set[int]]:
-    host = intent.hosts[name]
+def _switch_interfaces(index: _Index, name: str, site: Site
+                       ) -> tuple[list[Interface], set[int]]:
+    host = index.intent.hosts[name]
     switch = site.switches[name]
     used: dict[str, Interface] = {}
     vlans: set[int] = {switch.management.vlan}
@@ -279,16 +321,15 @@ def _switch_interfaces(intent: Intent, name: str, site: Site) -> tuple[list[Inte
             used[port] = Interface(port, "access", group.description or names.get(group.vlan, ""),
                                    vlan=group.vlan)
             vlans.add(group.vlan)
-    for link in intent.topology.links:
-        for end, peer in ((link.a, link.b), (link.b, link.a)):
-            if end.device != name or link.kind != "trunk":
-                continue
-            port = normalise(end.interface, "ios")
-            allowed = tuple(vlan_list(link.vlans))
-            used[port] = Interface(port, "trunk", link.description or
-                                   f"trunk to {peer.device} {peer.interface}",
-                                   allowed_vlans=allowed, native_vlan=link.native_vlan)
-            vlans.update(allowed)
+    for link, end, peer, _ in index.links.get(name, ()):
+        if link.kind != "trunk":
+            continue
+        port = normalise(end.interface, "ios")
+        allowed = tuple(vlan_list(link.vlans))
+        used[port] = Interface(port, "trunk", link.description or
+                               f"trunk to {peer.device} {peer.interface}",
+                               allowed_vlans=allowed, native_vlan=link.native_vlan)
+        vlans.update(allowed)
     result = [used.get(p) or Interface(p, "unused", "unused")
               for p in expand(host.data.interfaces, "ios")]
     mgmt = next(v for v in site.vlans if v.id == switch.management.vlan)
@@ -297,8 +338,9 @@ def _switch_interfaces(intent: Intent, name: str, site: Site) -> tuple[list[Inte
     return result, vlans
 
 
-def _bgp(intent: Intent, name: str, router_id: IPv4Address) -> Bgp | None:
-    uplinks = [u for u in intent.topology.uplinks if u.device == name]
+def _bgp(index: _Index, name: str, router_id: IPv4Address) -> Bgp | None:
+    intent = index.intent
+    uplinks = index.uplinks.get(name, [])
     if not uplinks:
         return None
     neighbors = tuple(BgpNeighbor(
@@ -318,9 +360,10 @@ def _prefix_lists(intent: Intent, names: set[str]) -> tuple[PrefixList, ...]:
                  for n in sorted(names))
 
 
-def _common(intent: Intent, name: str) -> dict[str, object]:
+def _common(index: _Index, name: str) -> dict[str, object]:
+    intent = index.intent
     net = intent.network
-    zones = zone_prefixes(intent)
+    zones = index.zones
     host = intent.hosts[name]
     return dict(
         name=name, platform=host.platform, site=host.data.site, role=host.data.role,
@@ -335,10 +378,11 @@ def _common(intent: Intent, name: str) -> dict[str, object]:
     )
 
 
-def _router(intent: Intent, name: str) -> Device:
+def _router(index: _Index, name: str) -> Device:
+    intent = index.intent
     host = intent.hosts[name]
     site = intent.sites.get(host.data.site)
-    interfaces = _router_interfaces(intent, name, site)
+    interfaces = _router_interfaces(index, name, site)
     router_id = host.data.loopback.ip if host.data.loopback else next(
         i.address.ip for i in interfaces if i.address is not None)
     settings = intent.routing.ospf
@@ -351,47 +395,48 @@ def _router(intent: Intent, name: str) -> Device:
             default_originate=name in settings.default_originate,
             redistribute_bgp=settings.redistribute_bgp.get(name),
         )
-    bgp = _bgp(intent, name, router_id)
+    bgp = _bgp(index, name, router_id)
     lists: set[str] = set()
     if bgp:
         lists |= {p for n in bgp.neighbors for p in (n.import_policy, n.export_policy)}
     if ospf and ospf.redistribute_bgp:
         lists.add(ospf.redistribute_bgp)
     statics = tuple(StaticRoute(r.prefix, str(r.next_hop), r.description)
-                    for r in intent.routing.static_routes if r.device == name)
+                    for r in index.statics.get(name, ()))
     peers = tuple(n.address for n in bgp.neighbors) if bgp else ()
     return Device(
-        **_common(intent, name),  # type: ignore[arg-type]
+        **_common(index, name),  # type: ignore[arg-type]
         interfaces=tuple(interfaces), ospf=ospf, bgp=bgp,
         prefix_lists=_prefix_lists(intent, lists), static_routes=statics,
-        firewall=firewall(intent, peers),
-        sources=frozenset(intent.files),
+        firewall=dataclasses.replace(index.firewall, bgp_peers=peers),
+        sources=index.all_files,
     )
 
 
-def _switch(intent: Intent, name: str) -> Device:
+def _switch(index: _Index, name: str) -> Device:
+    intent = index.intent
     host = intent.hosts[name]
     site = intent.sites[host.data.site]
-    interfaces, vlan_ids = _switch_interfaces(intent, name, site)
+    interfaces, vlan_ids = _switch_interfaces(index, name, site)
     mgmt_vlan = site.switches[name].management.vlan
     gateway = next(v.gateway_address for v in site.vlans if v.id == mgmt_vlan)
     vlans = tuple(Vlan(v.id, v.name, v.zone) for v in site.vlans if v.id in vlan_ids)
     sources = {"intent/network.yaml", "intent/topology.yaml", site.at().file}
-    sources |= {f for f in intent.files if f.startswith("inventory/")}
     return Device(
-        **_common(intent, name),  # type: ignore[arg-type]
+        **_common(index, name),  # type: ignore[arg-type]
         interfaces=tuple(interfaces), vlans=vlans, default_gateway=gateway,
-        sources=frozenset(sources),
+        sources=frozenset(sources) | index.inventory_files,
     )
 
 
 def design(intent: Intent) -> dict[str, Device]:
     """One :class:`Device` per inventory host, in name order."""
+    index = _Index.of(intent)
     devices = {}
     for name in sorted(intent.hosts):
         host = intent.hosts[name]
         if host.platform == "frr":
-            devices[name] = _router(intent, name)
+            devices[name] = _router(index, name)
         else:
-            devices[name] = _switch(intent, name)
+            devices[name] = _switch(index, name)
     return devices

@@ -184,8 +184,9 @@ def vlan_range(intent: Intent) -> Iterator[Finding]:
 
 @rule("NP103", "VLAN id reserved on IOS (1002-1005)")
 def vlan_reserved(intent: Intent) -> Iterator[Finding]:
+    with_ios = {h.data.site for h in intent.hosts.values() if h.platform == "ios"}
     for site in intent.sites.values():
-        if not _site_has_ios(intent, site):
+        if site.name not in with_ios:
             continue
         for vlan in site.vlans:
             if vlan.id in IOS_RESERVED_VLANS:
@@ -193,12 +194,9 @@ def vlan_reserved(intent: Intent) -> Iterator[Finding]:
                          "IOS keeps 1002-1005 for FDDI/Token Ring: pick another id")
 
 
-def _site_has_ios(intent: Intent, site: Site) -> bool:
-    return any(h.platform == "ios" and h.data.site == site.name for h in intent.hosts.values())
-
-
 @rule("NP112", "trunk carries a VLAN the site does not define")
 def trunk_vlans(intent: Intent) -> Iterator[Finding]:
+    defined_in: dict[str, set[int]] = {}
     for link in intent.topology.links:
         if link.kind != "trunk":
             continue
@@ -211,7 +209,9 @@ def trunk_vlans(intent: Intent) -> Iterator[Finding]:
             site = _site_of(intent, end.device)
             if site is None:
                 continue
-            defined = {v.id for v in site.vlans}
+            if site.name not in defined_in:
+                defined_in[site.name] = {v.id for v in site.vlans}
+            defined = defined_in[site.name]
             missing = [v for v in carried if v not in defined]
             if missing:
                 yield _f(link.at("vlans"), f"trunk {end.port} carries VLAN(s) "
@@ -237,17 +237,21 @@ def access_vlans(intent: Intent) -> Iterator[Finding]:
 
 @rule("NP123", "VLAN not carried to its gateway exactly once")
 def vlan_gateway_path(intent: Intent) -> Iterator[Finding]:
+    trunks: dict[str, list[Link]] = defaultdict(list)  # device -> trunks at it, each once
+    for link in intent.topology.links:
+        if link.kind == "trunk":
+            for device in {link.a.device, link.b.device}:
+                trunks[device].append(link)
     for site in intent.sites.values():
         if site.core not in intent.hosts:
             continue
         count: dict[int, int] = defaultdict(int)
-        for link in intent.topology.links:
-            if link.kind == "trunk" and site.core in (link.a.device, link.b.device):
-                try:
-                    for vid in vlan_list(link.vlans):
-                        count[vid] += 1
-                except ValueError:
-                    continue
+        for link in trunks.get(site.core, ()):
+            try:
+                for vid in vlan_list(link.vlans):
+                    count[vid] += 1
+            except ValueError:
+                continue
         for vlan in site.vlans:
             if count[vlan.id] != 1:
                 how = "no trunk" if not count[vlan.id] else f"{count[vlan.id]} trunks"
