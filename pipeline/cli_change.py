@@ -29,7 +29,7 @@ from pipeline.lab import frr, lab
 from pipeline.lab.plan import plan
 from pipeline.owned import OutputRefused
 from pipeline.report import render_findings
-from pipeline.secrets import BadSecret, MissingSecret
+from pipeline.secrets import BadSecret, MissingSecret, ios_hash_problem
 from pipeline.secrets import check as check_secret_values
 from pipeline.verify.checks import Observer, expectations
 from pipeline.verify.run import Report, verify
@@ -168,6 +168,12 @@ def _check_secrets(result: Build, values: Mapping[str, str]) -> None:
     assert result.intent is not None
     network = result.intent.network
     problems = check_secret_values(values, network.secrets)
+    login = network.ios_login
+    if login is not None:  # the template says `secret 9`: the value must be that hash
+        for name in (login.enable_hash_secret, login.break_glass.hash_secret):
+            if (name in values and name not in dict(problems)
+                    and (why := ios_hash_problem(values[name], login.hash_type)) is not None):
+                problems.append((name, why))
     if problems:
         print(render_findings([Finding.at(
             network.at_entry("secrets", name), "NP032", f"secret {name} {why}",

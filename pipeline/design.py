@@ -136,6 +136,16 @@ class Tacacs:
 
 
 @dataclass(frozen=True)
+class Login:
+    """IOS: the enable secret and a break-glass user, both as hashes of ``hash_type``."""
+
+    hash_type: int
+    enable_hash_secret: str
+    username: str
+    user_hash_secret: str
+
+
+@dataclass(frozen=True)
 class Device:
     """Everything a template needs for one device, and nothing vendor-specific."""
 
@@ -163,6 +173,7 @@ class Device:
     snmp_location: str = ""
     snmp_contact: str = ""
     banner: str = ""
+    login: Login | None = None
     sources: frozenset[str] = field(default_factory=frozenset)
     """Intent files (and inventory) this device's config depends on."""
 
@@ -375,6 +386,9 @@ def _common(index: _Index, name: str) -> dict[str, object]:
         snmp_location=net.snmp.location if net.snmp else "",
         snmp_contact=net.snmp.contact if net.snmp else "",
         banner=net.banner,
+        login=Login(net.ios_login.hash_type, net.ios_login.enable_hash_secret,
+                    net.ios_login.break_glass.username, net.ios_login.break_glass.hash_secret)
+        if net.ios_login and host.platform == "ios" else None,
     )
 
 

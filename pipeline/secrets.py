@@ -54,6 +54,22 @@ def placeholder(name: str) -> str:
     return f"<secret:{name}>"
 
 
+IOS_HASH = re.compile(r"^\$(?P<type>[89])\$[./0-9A-Za-z]{14}\$[./0-9A-Za-z]{43}$")
+
+
+def ios_hash_problem(value: str, hash_type: int) -> str | None:
+    """Why ``value`` is not an IOS type ``hash_type`` secret hash (None: it is one).
+
+    Hashes are made offline and kept in the secret store; a plain password here would
+    otherwise reach the device, which refuses it in the middle of a replace."""
+    m = IOS_HASH.match(value)
+    if m is None:
+        return f"is not an IOS type {hash_type} hash ($%d$<14 chars>$<43 chars>)" % hash_type
+    if int(m["type"]) != hash_type:
+        return f"is a type {m['type']} hash, the intent says type {hash_type}"
+    return None
+
+
 class MissingSecret(KeyError):
     """A config needs a secret whose environment variable is not set."""
 

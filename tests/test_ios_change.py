@@ -26,7 +26,9 @@ from tests.conftest import REPO
 
 CREDS = {"NETPIPE_USERNAME": "netops", "NETPIPE_PASSWORD": "s3cret-pw"}
 SECRETS = {"SNMP_RO_COMMUNITY": "c0mmunity", "TACACS_KEY": "tacacs-k3y",
-           "BGP_ISP_PASSWORD": "bgp-pw-123"}
+           "BGP_ISP_PASSWORD": "bgp-pw-123",
+           "IOS_ENABLE_HASH": "$9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM",
+           "IOS_BREAKGLASS_HASH": "$9$2MJBozw/9R3UsU$2rXu8l0oaySBlKV8OsRkm6GXZcjqG5xY1FeqTb8dE0c"}
 
 
 def closed_port() -> int:
@@ -71,7 +73,8 @@ def test_missing_credentials_are_named() -> None:
 def test_ios_candidate_has_secrets_only_in_memory() -> None:
     result = build(REPO, run_lint=False)
     rendered = result.rendered["hq-sw1"]
-    assert needed_secrets({"hq-sw1": rendered}) == {"SNMP_RO_COMMUNITY", "TACACS_KEY"}
+    assert needed_secrets({"hq-sw1": rendered}) == {
+        "SNMP_RO_COMMUNITY", "TACACS_KEY", "IOS_ENABLE_HASH", "IOS_BREAKGLASS_HASH"}
     text = candidate(rendered, SECRETS)
     assert "snmp-server community c0mmunity RO MGMT-ACCESS" in text
     assert " key tacacs-k3y" in text
@@ -129,3 +132,26 @@ def test_cli_diff_refuses_without_secrets(capsys: pytest.CaptureFixture[str],
         monkeypatch.delenv(var, raising=False)
     assert main(["diff", "--root", str(REPO), "--limit", "hq-sw1"]) == 2
     assert "secrets not set" in capsys.readouterr().err
+
+
+def test_ios_login_secrets_must_be_hashes(capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A password where the intent wants a type 9 hash is refused before any device."""
+    for var, value in {**CREDS, **SECRETS, "IOS_ENABLE_HASH": "letmein"}.items():
+        monkeypatch.setenv(var, value)
+    assert main(["diff", "--root", str(REPO), "--limit", "hq-sw1"]) == 2
+    err = capsys.readouterr().err
+    assert "IOS_ENABLE_HASH is not an IOS type 9 hash" in err and "letmein" not in err
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    (SECRETS["IOS_ENABLE_HASH"], None),
+    (SECRETS["IOS_ENABLE_HASH"].replace("$9$", "$8$"), "is a type 8 hash"),
+    ("$9$short$hash", "is not an IOS type 9 hash"),
+    ("plain password", "is not an IOS type 9 hash"),
+])
+def test_ios_hash_shape(value: str, problem: str | None) -> None:
+    from pipeline.secrets import ios_hash_problem
+
+    found = ios_hash_problem(value, 9)
+    assert (found is None) if problem is None else (found is not None and problem in found)

@@ -80,6 +80,15 @@ interface Gi1/0/2
  switchport trunk allowed vlan 10
 line vty 0 4
  access-class MGMT in
+ip scp server enable
+enable secret 9 $9$abc$def
+username breakglass privilege 15 secret 9 $9$abc$def
+aaa new-model
+aaa authentication login default group TAC local
+archive
+ path flash:netpipe-archive
+ip default-gateway 10.0.0.1
+ip route 0.0.0.0 0.0.0.0 10.0.0.1
 """
 
 
@@ -100,4 +109,33 @@ def test_ios_findings(old: str, new: str, code: str, line: int) -> None:
 def test_ios_duplicate_address() -> None:
     text = ("interface Vlan10\n ip address 10.0.0.2 255.255.255.0\n"
             "interface Vlan20\n ip address 10.0.0.2 255.255.255.0\n")
-    assert [(f.code, f.line) for f in lint_ios("s", text)] == [("NP303", 4)]
+    assert [(f.code, f.line) for f in lint_ios("s", text) if f.code != "NP305"] == [
+        ("NP303", 4)]
+
+
+@pytest.mark.parametrize(("old", "new", "line", "words"), [
+    (" path flash:netpipe-archive\n", "", 16, "archive"),
+    ("archive\n path flash:netpipe-archive\n", "", 1, "archive"),
+    ("ip scp server enable\n", "", 1, "scp"),
+    ("username breakglass privilege 15 secret", "username breakglass secret", 13, "local user"),
+    ("username breakglass privilege 15 secret 9", "username breakglass privilege 15 password 0",
+     1, "local user"),
+    ("enable secret 9", "enable password", 1, "enable secret"),
+    ("group TAC local", "group TAC", 15, "local"),
+    ("ip route 0.0.0.0 0.0.0.0 10.0.0.1\n", "", 18, "ip route 0.0.0.0"),
+    ("ip default-gateway 10.0.0.1\n", "", 18, "ip default-gateway"),
+    ("ip route 0.0.0.0 0.0.0.0 10.0.0.1", "ip route 0.0.0.0 0.0.0.0 10.0.0.9", 19, "differ"),
+])
+def test_ios_replace_essentials(old: str, new: str, line: int, words: str) -> None:
+    """NP305: a replace candidate without what NAPALM and the break-glass login need."""
+    assert old in IOS_OK
+    findings = lint_ios("s/running.conf", IOS_OK.replace(old, new))
+    assert [(f.code, f.line) for f in findings] == [("NP305", line)], findings
+    assert words in findings[0].message
+
+
+def test_example_ios_configs_keep_their_management() -> None:
+    result = build(REPO, run_lint=False)
+    for host, item in result.rendered.items():
+        if item.platform == "ios":
+            assert lint_ios(host, item.files["running.conf"]) == [], host

@@ -63,6 +63,7 @@ SecretKind = Annotated[str, AfterValidator(_secret_kind)]
 SnmpCommunity = Annotated[SecretName, SecretOf("snmp_community")]
 TacacsKey = Annotated[SecretName, SecretOf("tacacs_key")]
 BgpPassword = Annotated[SecretName, SecretOf("bgp_password")]
+PasswordHash = Annotated[SecretName, SecretOf("password_hash")]
 
 
 def _to_area(value: Any) -> Any:
@@ -149,6 +150,23 @@ class Snmp(Node):
     contact: Text = ""
 
 
+class BreakGlass(Node):
+    """A local login that works when TACACS+ does not (console included)."""
+
+    username: Name
+    hash_secret: PasswordHash
+    """Environment variable holding the password's IOS hash (type 9 or 8), never the password."""
+
+
+class IosLogin(Node):
+    """What an IOS device needs to stay reachable by people and by the pipeline itself."""
+
+    hash_type: Literal[8, 9] = 9
+    """9: scrypt, 8: PBKDF2-SHA256 (for platforms without type 9)."""
+    enable_hash_secret: PasswordHash
+    break_glass: BreakGlass
+
+
 class NetworkSettings(Node):
     """intent/network.yaml: organisation-wide settings every device shares."""
 
@@ -164,6 +182,7 @@ class NetworkSettings(Node):
     management_zone: Name = "mgmt"
     secrets: Map[SecretName, SecretKind] = {}
     """Every environment variable the configs may use as a secret, with its kind."""
+    ios_login: IosLogin | None = None
 
     @field_validator("banner")
     @classmethod

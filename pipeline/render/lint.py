@@ -1,7 +1,8 @@
 """Rendered-config lint: catch what the templates got wrong before any device sees it.
 
-* IOS: structural checks with ciscoconfparse2 (every VLAN an interface uses is
-  defined, every referenced ACL exists, no address on two interfaces).
+* IOS: structural checks on the config's lines (every VLAN an interface uses is
+  defined, every referenced ACL exists, no address on two interfaces), and that the
+  candidate keeps what NAPALM's replace and commit-confirm need (NP305).
 * FRR: FRR's own parser, ``vtysh --dryrun``, in a private config directory.
 * nftables: ``nft --check`` inside a throw-away network namespace (``unshare -n`` as
   root, ``unshare -rn`` with a user namespace otherwise), so it never touches the host's
@@ -16,9 +17,8 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-
-from ciscoconfparse2 import CiscoConfParse
 
 from pipeline import system
 from pipeline.findings import Finding, Loc, Severity, clip
@@ -37,6 +37,31 @@ _ACL_REFS = (
     re.compile(r"^snmp-server community \S+ R[OW] (\S+)"),
 )
 _ADDRESS = re.compile(r"^\s*ip address (\d+\.\d+\.\d+\.\d+) \d+\.\d+\.\d+\.\d+")
+_VLAN = re.compile(r"^vlan (\d+)$")
+_ACL = re.compile(r"^ip access-list (?:standard|extended) (\S+)")
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int  # 1-based
+    text: str
+    parent: str  # the top-level line this one sits under ("" at the top level)
+
+
+def ios_lines(text: str) -> list[Line]:
+    """Config lines with their section: IOS nests by indentation under a top-level line."""
+    lines: list[Line] = []
+    parent = ""
+    for number, raw in enumerate(text.splitlines(), 1):
+        stripped = raw.rstrip()
+        if not stripped or stripped.lstrip().startswith("!"):
+            continue
+        if raw[0].isspace():
+            lines.append(Line(number, stripped, parent))
+        else:
+            parent = stripped
+            lines.append(Line(number, stripped, ""))
+    return lines
 
 
 def _vlans(spec: str) -> list[int]:
@@ -48,36 +73,86 @@ def _vlans(spec: str) -> list[int]:
 
 
 def lint_ios(name: str, text: str) -> list[Finding]:
-    conf = CiscoConfParse(text.splitlines(), syntax="ios")
-    defined_vlans = {int(o.text.split()[1]) for o in conf.find_objects(r"^vlan \d+$")}
-    acls = {o.text.split()[-1] for o in conf.find_objects(r"^ip access-list (standard|extended) ")}
+    lines = ios_lines(text)
+    defined_vlans = {int(m[1]) for x in lines if (m := _VLAN.match(x.text))}
+    acls = {m[1] for x in lines if (m := _ACL.match(x.text))}
     findings: list[Finding] = []
 
     def at(line: int, code: str, message: str, hint: str) -> None:
-        findings.append(Finding.at(Loc(name, line + 1, 1), code, message, hint))
+        findings.append(Finding.at(Loc(name, line, 1), code, message, hint))
 
     addresses: dict[str, int] = {}
-    for obj in conf.objs:
-        line = obj.text
-        if (m := _ACCESS_VLAN.match(line)) and int(m[1]) not in defined_vlans:
-            at(obj.linenum, "NP301", f"access VLAN {m[1]} is not defined",
+    for x in lines:
+        if (m := _ACCESS_VLAN.match(x.text)) and int(m[1]) not in defined_vlans:
+            at(x.number, "NP301", f"access VLAN {m[1]} is not defined",
                "add 'vlan N' (the switch would create it with no name)")
-        if m := (_TRUNK_VLANS.match(line) or _NATIVE_VLAN.match(line)):
+        if m := (_TRUNK_VLANS.match(x.text) or _NATIVE_VLAN.match(x.text)):
             missing = [v for v in _vlans(m[1]) if v not in defined_vlans]
             if missing:
-                at(obj.linenum, "NP304", f"trunk VLAN(s) {','.join(map(str, missing))} "
+                at(x.number, "NP304", f"trunk VLAN(s) {','.join(map(str, missing))} "
                    "not defined", "define every VLAN a trunk carries")
         for pattern in _ACL_REFS:
-            if (m := pattern.match(line)) and m[1] not in acls:
-                at(obj.linenum, "NP302", f"ACL {m[1]} is referenced but not defined",
+            if (m := pattern.match(x.text)) and m[1] not in acls:
+                at(x.number, "NP302", f"ACL {m[1]} is referenced but not defined",
                    "define the access list in the template")
-        if m := _ADDRESS.match(line):
+        if m := _ADDRESS.match(x.text):
             if m[1] in addresses:
-                at(obj.linenum, "NP303", f"address {m[1]} is also on line "
-                   f"{addresses[m[1]] + 1}", "one address per interface")
+                at(x.number, "NP303", f"address {m[1]} is also on line "
+                   f"{addresses[m[1]]}", "one address per interface")
             else:
-                addresses[m[1]] = obj.linenum
+                addresses[m[1]] = x.number
+    findings += [Finding.at(Loc(name, line, 1), "NP305", message, hint)
+                 for line, message, hint in replace_essentials(lines)]
     return findings
+
+
+_LOGIN_HINT = "set ios_login in intent/network.yaml (break_glass, enable_hash_secret)"
+
+
+def replace_essentials(lines: list[Line]) -> Iterator[tuple[int, str, str]]:
+    """(line, message, hint) for each thing a ``configure replace`` candidate lacks that
+    NAPALM or the people managing the device need: the replace removes whatever the
+    candidate does not have, so its absence locks the pipeline (or everyone) out."""
+    def first(pattern: str, parent: str | None = "") -> Line | None:
+        rx = re.compile(pattern)
+        return next((x for x in lines if (parent is None or x.parent == parent)
+                     and rx.match(x.text.strip())), None)
+
+    archive = next((x for x in lines if x.text == "archive"), None)
+    if archive is None or first(r"path \S+", "archive") is None:
+        yield (archive.number if archive else 1,
+               "no 'archive' with a 'path': NAPALM's commit-confirm (configure replace ... "
+               "revert timer) and its pending-commit check need the archive",
+               "add 'archive' with ' path flash:<name>' to the IOS template")
+    if first(r"ip scp server enable$") is None:
+        yield (1, "no 'ip scp server enable': NAPALM uploads the candidate by SCP, so "
+               "the next deploy could not reach the device",
+               "add 'ip scp server enable' to the IOS template")
+    user = first(r"username \S+ (?:privilege 15 )?secret [589] ")
+    if user is None or "privilege 15" not in user.text:
+        yield (user.number if user else 1,
+               "no local user with privilege 15 and a hashed secret: with TACACS+ "
+               "unreachable nobody could log in, console included", _LOGIN_HINT)
+    if first(r"enable secret [589] ") is None:
+        yield 1, "no 'enable secret' (as a type 5, 8 or 9 hash)", _LOGIN_HINT
+    login = first(r"aaa authentication login default ")
+    if login is not None and not login.text.endswith(" local"):
+        yield (login.number, "'aaa authentication login default' does not fall back to "
+               "'local': the break-glass user would not work", "end the method list "
+               "with 'local'")
+    gateway = first(r"ip default-gateway \S+$")
+    route = first(r"ip route 0\.0\.0\.0 0\.0\.0\.0 \S+$")
+    if gateway is None or route is None:
+        missing = "ip route 0.0.0.0 0.0.0.0 <gw>" if route is None else "ip default-gateway"
+        present = gateway or route
+        yield (present.number if present else 1,
+               f"no '{missing}': management needs 'ip default-gateway' without 'ip "
+               "routing' and the default route with it (a Catalyst 9000 routes by default)",
+               "render both, with the management VLAN's gateway")
+    elif gateway.text.split()[-1] != route.text.split()[-1]:
+        yield (route.number, f"the default route ({route.text.split()[-1]}) and "
+               f"ip default-gateway ({gateway.text.split()[-1]}) differ",
+               "use the management VLAN's gateway for both")
 
 
 def _tool(name: str) -> str | None:
