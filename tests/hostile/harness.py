@@ -31,6 +31,8 @@ SECRETS = {
     "SNMP_RO_COMMUNITY": "snmpS3cretValue-7391",
     "TACACS_KEY": "tacacsS3cretValue-2284",
     "BGP_ISP_PASSWORD": "bgpS3cretValue-5510",
+    "IOS_ENABLE_HASH": "$9$hostileEnable0$EnableHashValue0123456789abcdefghijklmnopqr",
+    "IOS_BREAKGLASS_HASH": "$9$hostileBreak00$BreakGlassHashValue0123456789abcdefghijklmn",
     "NETPIPE_USERNAME": "netpipe-login-user-8812",
     "NETPIPE_PASSWORD": "loginS3cretValue-4471",
     "CI_JOB_TOKEN": "glcbt-CiJobT0kenValue-9930",
