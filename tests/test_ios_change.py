@@ -137,11 +137,12 @@ def test_cli_diff_refuses_without_secrets(capsys: pytest.CaptureFixture[str],
 def test_ios_login_secrets_must_be_hashes(capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A password where the intent wants a type 9 hash is refused before any device."""
-    for var, value in {**CREDS, **SECRETS, "IOS_ENABLE_HASH": "letmein"}.items():
+    for var, value in {**CREDS, **SECRETS, "IOS_ENABLE_HASH": "$9$letmein$x"}.items():
         monkeypatch.setenv(var, value)
     assert main(["diff", "--root", str(REPO), "--limit", "hq-sw1"]) == 2
-    err = capsys.readouterr().err
-    assert "IOS_ENABLE_HASH is not an IOS type 9 hash" in err and "letmein" not in err
+    out, err = capsys.readouterr()
+    assert "IOS_ENABLE_HASH is not an IOS type 9 hash" in out and "letmein" not in out + err
+    assert "no device was touched" in err
 
 
 @pytest.mark.parametrize(("value", "problem"), [
