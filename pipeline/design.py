@@ -289,7 +289,7 @@ def _router_interfaces(index: _Index, name: str, site: Site | None) -> list[Inte
             desc = link.description or f"to {peer.device} {peer.interface}"
             result.append(Interface(
                 end.interface, "routed", desc, addr, ospf_area=area, ospf_cost=cost,
-                ospf_p2p=addr is not None and addr.network.prefixlen >= 30,
+                ospf_p2p=link.ospf is None or link.ospf.network == "point-to-point",
                 ospf_hello=timers.hello_interval if custom and area is not None else None,
                 ospf_dead=timers.dead_interval if custom and area is not None else None))
         elif site is not None and site.core == name:

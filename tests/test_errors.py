@@ -12,8 +12,11 @@ Case format::
       intent/routing.yaml: {delete: true}
     expect:
       - {code: NP101, file: intent/sites/hq.yaml, line: 11}
+      - {code: NP010, file: …, line: 5, message: "part of it", hint: "part of it",
+         not_in_hint: "did you mean"}
 
-Every expected finding must appear, and no error with a code outside ``expect``.
+Every expected finding must appear (with ``message``/``hint`` in its text when given, and
+``not_in_hint`` not in its hint), and no error with a code outside ``expect``.
 """
 
 from __future__ import annotations
@@ -61,6 +64,13 @@ def test_error_case(case: Path, tmp_path: Path) -> None:
     for want in spec["expect"]:
         key = (want["code"], want["file"], want["line"])
         assert key in got, f"missing {key}; got:\n" + "\n".join(map(str, result.findings))
+        there = [f for f in result.findings if (f.code, f.file, f.line) == key]
+        if "message" in want:
+            assert any(want["message"] in f.message for f in there), there
+        if "hint" in want:
+            assert any(want["hint"] in f.hint for f in there), there
+        if "not_in_hint" in want:
+            assert all(want["not_in_hint"] not in f.hint for f in there), there
     wanted_codes = {w["code"] for w in spec["expect"]}
     stray = [f for f in result.findings if f.is_error and f.code not in wanted_codes]
     assert not stray, "unexpected errors:\n" + "\n".join(map(str, stray))

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.findings import Finding, Loc, excerpt
+from pipeline.findings import Finding, Loc, clip, excerpt
 from pipeline.intent import ports
 from pipeline.intent.loader import LOC_KEY, Source, strip_locs
 from pipeline.secrets import KINDS
@@ -124,15 +124,38 @@ class Node(BaseModel):
             return data
         src = data.get(LOC_KEY)
         for key in unknown:
+            loc = src.at(key) if isinstance(src, Source) else None
+            split = _split_by_comma(data, key, src)
+            if split is not None:
+                info.context.setdefault("findings", []).append(Finding.at(
+                    loc, "NP010", f"unknown key {excerpt(key)}: the rest of {split}'s value "
+                    "after an unquoted comma", "in a {...} mapping a comma ends the value: "
+                    f"quote it, {split}: \"{clip(data[split], 60)}, {clip(key, 60)}\""))
+                continue
             close = difflib.get_close_matches(key, sorted(known - {LOC_KEY, "src"}), n=1)
             hint = f"did you mean {close[0]!r}?" if close else (
                 "allowed keys: " + ", ".join(sorted(k for k in known if k not in (LOC_KEY, "src")))
             )
-            loc = src.at(key) if isinstance(src, Source) else None
             info.context.setdefault("findings", []).append(
                 Finding.at(loc, "NP010", f"unknown key {excerpt(key)}", hint)
             )
         return {k: v for k, v in data.items() if k not in unknown}
+
+
+def _split_by_comma(data: dict[Any, Any], key: Any, src: Any) -> str | None:
+    """The key whose unquoted value a comma cut short, so that its tail became ``key``
+    (``{description: OT DMZ, historian}``): ``key`` has no value and follows, on the same
+    line, a key with a plain scalar value. None when that is not what happened."""
+    if data[key] is not None or not isinstance(src, Source) or key not in src.keys:
+        return None
+    here = src.keys[key]
+    before = [(loc.column, k) for k, loc in src.keys.items() if k != key and k in data
+              and loc.line == here.line and loc.column < here.column]
+    if not before:
+        return None
+    prev = max(before)[1]
+    value = data[prev]
+    return str(prev) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
 # --------------------------------------------------------------------------- network
@@ -287,6 +310,9 @@ End = Annotated[LinkEnd, BeforeValidator(_to_end)]
 class OspfLink(Node):
     area: Area = 0
     cost: Annotated[Int, Field(ge=1, le=65535)] = 10
+    network: Literal["point-to-point", "broadcast"] = "point-to-point"
+    """A link has two ends: point-to-point (no DR election, faster adjacency) whatever its
+    prefix length; broadcast for a segment shared with devices netpipe does not manage."""
 
 
 class Link(Node):
@@ -437,7 +463,7 @@ class Firewall(Node):
     rules: list[Rule] = []
     default: DefaultAction = DefaultAction()
     router_access: Map[Name, list[Name]] = {}
-    """service -> zones allowed to reach the routers themselves (ssh, snmp …)."""
+    """service -> zones or address groups allowed to reach the routers themselves."""
 
     @field_validator("services", mode="before")
     @classmethod

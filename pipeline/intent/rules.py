@@ -1,15 +1,14 @@
-"""Semantic rules: what a schema cannot see.
+"""Semantic rules: what a schema cannot see (the access layer's are in ``access``).
 
-Each rule is a function registered with a stable code, a title and a severity;
-``docs/rules.md`` lists every code (a test keeps the two in step). Rules read the
-validated intent and return findings that point at the line that is wrong.
+Each rule registers itself (``registry.rule``) with a stable code, a title and a
+severity; ``docs/rules.md`` lists every code (a test keeps the two in step).
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
@@ -18,6 +17,7 @@ from typing import Any, get_args
 from pydantic.fields import FieldInfo
 
 from pipeline.findings import Finding, Loc, Severity, excerpt
+from pipeline.intent import access  # also registers the access-layer rules
 from pipeline.intent.derive import (
     end_ospf,
     link_addresses,
@@ -25,47 +25,16 @@ from pipeline.intent.derive import (
     supernet_keys,
     zone_prefixes,
 )
-from pipeline.intent.model import Link, Node, SecretOf, Site
+from pipeline.intent.model import Link, Node, SecretOf
 from pipeline.intent.parse import Intent
-from pipeline.intent.ports import expand, normalise, vlan_list
+from pipeline.intent.ports import expand, normalise
+from pipeline.intent.registry import RULES, check, did_you_mean, rule
+from pipeline.intent.registry import found as _f
 from pipeline.intent.shadow import shadowing
 
-Check = Callable[[Intent], Iterable[Finding]]
+__all__ = ["RULES", "check"]
 
-
-@dataclass(frozen=True)
-class RuleInfo:
-    code: str
-    title: str
-    severity: Severity
-    check: Check
-
-
-RULES: dict[str, RuleInfo] = {}
 IOS_RESERVED_VLANS = range(1002, 1006)
-
-
-def rule(code: str, title: str, severity: Severity = Severity.ERROR) -> Callable[[Check], Check]:
-    def register(check: Check) -> Check:
-        RULES[code] = RuleInfo(code, title, severity, check)
-        return check
-    return register
-
-
-def check(intent: Intent) -> list[Finding]:
-    """Run every rule; a rule's severity applies to all of its findings."""
-    findings: list[Finding] = []
-    for info in RULES.values():
-        for f in info.check(intent):
-            findings.append(Finding(info.code, info.severity, f.message, f.file, f.line,
-                                    f.column, f.hint))
-    return findings
-
-
-def _f(loc: Loc, message: str, hint: str = "") -> Finding:
-    """A finding whose code and severity ``check`` fills in from the rule."""
-    return Finding.at(loc, "", message, hint)
-
 
 # --------------------------------------------------------------------------- secrets
 
@@ -192,71 +161,6 @@ def vlan_reserved(intent: Intent) -> Iterator[Finding]:
             if vlan.id in IOS_RESERVED_VLANS:
                 yield _f(vlan.at("id"), f"VLAN {vlan.id} is reserved on Cisco IOS",
                          "IOS keeps 1002-1005 for FDDI/Token Ring: pick another id")
-
-
-@rule("NP112", "trunk carries a VLAN the site does not define")
-def trunk_vlans(intent: Intent) -> Iterator[Finding]:
-    defined_in: dict[str, set[int]] = {}
-    for link in intent.topology.links:
-        if link.kind != "trunk":
-            continue
-        try:
-            carried = vlan_list(link.vlans)
-        except ValueError as exc:
-            yield _f(link.at("vlans"), str(exc), "write VLAN lists as '10,20-30'")
-            continue
-        for end in (link.a, link.b):
-            site = _site_of(intent, end.device)
-            if site is None:
-                continue
-            if site.name not in defined_in:
-                defined_in[site.name] = {v.id for v in site.vlans}
-            defined = defined_in[site.name]
-            missing = [v for v in carried if v not in defined]
-            if missing:
-                yield _f(link.at("vlans"), f"trunk {end.port} carries VLAN(s) "
-                         f"{','.join(map(str, missing))} not defined in site {site.name}",
-                         f"define them in {site.at().file} or remove them from the trunk")
-
-
-@rule("NP122", "access port in a VLAN the site does not define")
-def access_vlans(intent: Intent) -> Iterator[Finding]:
-    for site in intent.sites.values():
-        defined = {v.id for v in site.vlans}
-        for name, switch in site.switches.items():
-            if switch.management.vlan not in defined:
-                yield _f(switch.management.at("vlan"), f"{name}: management VLAN "
-                         f"{switch.management.vlan} is not defined in site {site.name}",
-                         "add the VLAN to the site's vlans")
-            for group in switch.ports:
-                if group.vlan not in defined:
-                    yield _f(group.at("vlan"), f"{name}: ports {group.interfaces} are in VLAN "
-                             f"{group.vlan}, which site {site.name} does not define",
-                             "add the VLAN to the site's vlans or fix the id")
-
-
-@rule("NP123", "VLAN not carried to its gateway exactly once")
-def vlan_gateway_path(intent: Intent) -> Iterator[Finding]:
-    trunks: dict[str, list[Link]] = defaultdict(list)  # device -> trunks at it, each once
-    for link in intent.topology.links:
-        if link.kind == "trunk":
-            for device in {link.a.device, link.b.device}:
-                trunks[device].append(link)
-    for site in intent.sites.values():
-        if site.core not in intent.hosts:
-            continue
-        count: dict[int, int] = defaultdict(int)
-        for link in trunks.get(site.core, ()):
-            try:
-                for vid in vlan_list(link.vlans):
-                    count[vid] += 1
-            except ValueError:
-                continue
-        for vlan in site.vlans:
-            if count[vlan.id] != 1:
-                how = "no trunk" if not count[vlan.id] else f"{count[vlan.id]} trunks"
-                yield _f(vlan.at("id"), f"VLAN {vlan.id} reaches its gateway {site.core} over "
-                         f"{how}", f"carry it on exactly one trunk from {site.core}")
 
 
 # --------------------------------------------------------------------------- addressing
@@ -410,12 +314,52 @@ def duplicate_ip(intent: Intent) -> Iterator[Finding]:
             seen[item.address.ip] = item
 
 
+def _connected(intent: Intent) -> dict[str, list[IPv4Interface]]:
+    """Device -> the addresses on its interfaces (link ends, uplinks, the VLAN gateways a
+    site core holds, a switch's management address, loopbacks)."""
+    own: dict[str, list[IPv4Interface]] = defaultdict(list)
+    for link in intent.topology.links:
+        for end, addr in zip((link.a, link.b), link_addresses(link), strict=True):
+            if addr is not None:
+                own[end.device].append(addr)
+    for up in intent.topology.uplinks:
+        own[up.device].append(up.address)
+    graph = access.trunks(intent)
+    for site in intent.sites.values():
+        carried = {v for t in graph.get(site.core, []) for v in t.carried or ()}
+        own[site.core] += [IPv4Interface(f"{v.gateway_address}/{v.subnet.prefixlen}")
+                           for v in site.vlans if v.id in carried]
+        for name, switch in site.switches.items():
+            own[name].append(switch.management.address)
+    for name, host in intent.hosts.items():
+        if host.data.loopback is not None:
+            own[name].append(host.data.loopback)
+    return own
+
+
+@rule("NP133", "a static route's next hop is on none of the device's subnets")
+def static_next_hop(intent: Intent) -> Iterator[Finding]:
+    connected: dict[str, list[IPv4Interface]] | None = None
+    for route in intent.routing.static_routes:
+        if route.next_hop == "blackhole" or route.device not in intent.hosts:
+            continue
+        connected = connected if connected is not None else _connected(intent)
+        mine = connected.get(route.device, [])
+        hop = route.next_hop
+        if any(hop == a.ip for a in mine):
+            yield _f(route.at("next_hop"), f"static route {route.prefix} on {route.device}: "
+                     f"next hop {hop} is {route.device}'s own address",
+                     "the next hop is the neighbour's address on a shared subnet")
+        elif not any(hop in a.network for a in mine if a.network.prefixlen < 32):
+            subnets = sorted({str(a.network) for a in mine if a.network.prefixlen < 32})
+            shown = ", ".join(subnets[:6]) + (" …" if len(subnets) > 6 else "")
+            yield _f(route.at("next_hop"), f"static route {route.prefix} on {route.device}: "
+                     f"next hop {hop} is on none of {route.device}'s connected subnets",
+                     f"a next hop must be a neighbour on one of {route.device}'s subnets "
+                     f"({shown or 'none'}), or 'blackhole'")
+
+
 # --------------------------------------------------------------------------- devices and links
-
-
-def _site_of(intent: Intent, device: str) -> Site | None:
-    host = intent.hosts.get(device)
-    return intent.sites.get(host.data.site) if host else None
 
 
 def _device_refs(intent: Intent) -> Iterator[tuple[str, Loc, str]]:
@@ -509,6 +453,65 @@ def interface_twice(intent: Intent) -> Iterator[Finding]:
             seen.setdefault((device, iface), (loc, what))
 
 
+LINUX_NAME_MAX = 15
+"""IFNAMSIZ (16) less the terminating NUL: ``ip link`` refuses a longer name."""
+_LINUX_BAD = re.compile(r"[/:\s]")
+
+
+def linux_name_problem(name: str) -> str | None:
+    """Why Linux cannot have an interface of this name, or None."""
+    if len(name) > LINUX_NAME_MAX:
+        return f"is {len(name)} characters long; Linux allows at most {LINUX_NAME_MAX}"
+    if _LINUX_BAD.search(name) or name in (".", ".."):
+        return "holds '/', ':' or a space, which Linux does not allow in an interface name"
+    return None
+
+
+_LINUX_HINT = ("Linux interface names are at most 15 characters with no '/', ':' or space: "
+               "give the port a shorter name on the box (a systemd .link file) and here")
+
+
+@rule("NP132", "an interface name the platform cannot have")
+def interface_names(intent: Intent) -> Iterator[Finding]:
+    """frr devices are Linux: every port name, and every VLAN subinterface a site core gets
+    (``<port>.<vlan>``), must be a name the kernel takes. IOS names are checked by the port
+    parser (NP011, NP110)."""
+    switches = {n for site in intent.sites.values() for n in site.switches}
+    for name, host in sorted(intent.hosts.items()):
+        if host.platform != "frr" or name in switches:  # a switch marked frr is NP125's
+            continue
+        try:
+            ports = expand(host.data.interfaces, "frr")
+        except ValueError:
+            continue
+        bad = [(p, why) for p in ports if (why := linux_name_problem(p)) is not None]
+        if bad:
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            yield _f(host.data.at("interfaces"), f"{name}: interface {excerpt(bad[0][0])} "
+                     f"{bad[0][1]}{more}", _LINUX_HINT)
+    graph = access.trunks(intent)
+    for site in intent.sites.values():
+        core = intent.hosts.get(site.core)
+        if core is None or core.platform != "frr":
+            continue
+        defined = {v.id for v in site.vlans}
+        for trunk in graph.get(site.core, []):
+            end = trunk.link.a if trunk.link.a.device == site.core else trunk.link.b
+            if linux_name_problem(end.interface) is not None:
+                continue  # reported above, at the inventory
+            vids = sorted(defined & (trunk.carried or frozenset()))
+            longest = max(vids, key=lambda v: len(str(v)), default=None)
+            if longest is None:
+                continue
+            sub = f"{end.interface}.{longest}"
+            if (why := linux_name_problem(sub)) is not None:
+                room = LINUX_NAME_MAX - len(str(longest)) - 1
+                yield _f(end.at("port") if end.src else trunk.link.at(),
+                         f"{site.core}: the subinterface {sub} for VLAN {longest} on this "
+                         f"trunk {why}", f"the port name may be at most {room} characters so "
+                         f"that <port>.<vlan> fits: {_LINUX_HINT}")
+
+
 @rule("NP113", "OSPF area mismatch across a link")
 def ospf_area(intent: Intent) -> Iterator[Finding]:
     for link in intent.topology.links:
@@ -600,28 +603,15 @@ def unknown_zone(intent: Intent) -> Iterator[Finding]:
         for vlan in site.vlans:
             if vlan.zone not in zones:
                 yield _f(vlan.at("zone"), f"VLAN {vlan.id} is in unknown zone {vlan.zone!r}",
-                         _did_you_mean(vlan.zone, zones, "intent/firewall.yaml zones"))
+                         did_you_mean(vlan.zone, zones, "intent/firewall.yaml zones"))
     for up in intent.topology.uplinks:
         if up.zone not in zones:
             yield _f(up.at("zone"), f"uplink {up.name} is in unknown zone {up.zone!r}",
-                     _did_you_mean(up.zone, zones, "intent/firewall.yaml zones"))
+                     did_you_mean(up.zone, zones, "intent/firewall.yaml zones"))
     for name, group in intent.firewall.groups.items():
         if group.zone not in zones:
             yield _f(group.at("zone"), f"group {name} is in unknown zone {group.zone!r}",
-                     _did_you_mean(group.zone, zones, "zones"))
-    for svc, allowed in intent.firewall.router_access.items():
-        for zone in allowed:
-            if zone not in zones:
-                yield _f(intent.firewall.at_entry("router_access", svc),
-                         f"router_access {svc}: unknown zone {zone!r}",
-                         _did_you_mean(zone, zones, "zones"))
-
-
-def _did_you_mean(name: str, known: Iterable[str], where: str) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f"did you mean {close[0]!r}?" if close else f"define it in {where}"
+                     did_you_mean(group.zone, zones, "zones"))
 
 
 @rule("NP117", "reference to an unknown service")
@@ -631,23 +621,30 @@ def unknown_service(intent: Intent) -> Iterator[Finding]:
         for svc in r.services:
             if svc not in services:
                 yield _f(r.at("services"), f"rule {r.name}: unknown service {svc!r}",
-                         _did_you_mean(svc, services, "intent/firewall.yaml services"))
+                         did_you_mean(svc, services, "intent/firewall.yaml services"))
     for svc in intent.firewall.router_access:
         if svc not in services:
             yield _f(intent.firewall.at_entry("router_access", svc),
                      f"router_access: unknown service {svc!r}",
-                     _did_you_mean(svc, services, "services"))
+                     did_you_mean(svc, services, "services"))
 
 
-@rule("NP118", "rule names neither a zone nor an address group")
+@rule("NP118", "rule or router_access entry names neither a zone nor an address group")
 def unknown_group(intent: Intent) -> Iterator[Finding]:
     names = set(intent.firewall.zones) | set(intent.firewall.groups)
+    where = "intent/firewall.yaml zones or groups"
     for r in intent.firewall.rules:
         for key, refs in (("from", r.from_), ("to", r.to)):
             for ref in refs:
                 if ref not in names:
                     yield _f(r.at(key), f"rule {r.name}: {key} {ref!r} is no zone or group",
-                             _did_you_mean(ref, names, "zones or groups"))
+                             did_you_mean(ref, names, where))
+    for svc, allowed in intent.firewall.router_access.items():
+        for ref in allowed:
+            if ref not in names:
+                yield _f(intent.firewall.at_entry("router_access", svc),
+                         f"router_access {svc}: {ref!r} is no zone or group",
+                         did_you_mean(ref, names, where))
     for name in set(intent.firewall.zones) & set(intent.firewall.groups):
         yield _f(intent.firewall.groups[name].at(), f"group {name} has the name of a zone",
                  "rules could not tell them apart: rename the group")

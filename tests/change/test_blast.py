@@ -24,6 +24,8 @@ WH_SW2_SITE = """  wh-sw2:
     ports:
       - {interfaces: GigabitEthernet1/0/1-40, vlan: 320}
 """
+WH_SW2_TRUNK = ('  - {a: wh-sw1:GigabitEthernet1/0/47, b: wh-sw2:GigabitEthernet1/0/48, '
+                'kind: trunk, vlans: "320,399"}\n')
 NEW_VLAN = "  - {id: 330, name: QA-LAB, zone: scanners, subnet: 10.3.30.0/24}\n"
 
 
@@ -228,14 +230,16 @@ def test_network_in_a_subdirectory_and_added_device(tmp_path: Path) -> None:
     hosts.write_text(hosts.read_text() + WH_SW2_HOST)
     site = root / "intent/sites/warehouse.yaml"
     site.write_text(site.read_text() + WH_SW2_SITE)
+    edit(root, "intent/topology.yaml", "\n\nuplinks:", f"\n{WH_SW2_TRUNK.rstrip()}\n\nuplinks:")
     current = build(root, run_lint=False)
     assert current.ok, current.findings
     radius = blast_radius(root, "HEAD", current)
     assert radius.devices_added == ("wh-sw2",) and radius.devices_removed == ()
-    assert radius.devices_changed == ("wh-sw2",)
+    assert radius.devices_changed == ("wh-sw1", "wh-sw2")  # wh-sw1: its port 47 is the trunk
     assert [(c.file, c.lines, c.kind, c.devices) for c in radius.changes] == [
-        ("intent/sites/warehouse.yaml", (17, 20), "added", ("wh-sw2",)),
-        ("inventory/hosts.yaml", (58, 61), "added", ("wh-sw2",)),
+        ("intent/sites/warehouse.yaml", (17, 20), "added", ("wh-sw1", "wh-sw2")),
+        ("intent/topology.yaml", (15, 15), "added", ("wh-sw1", "wh-sw2")),
+        ("inventory/hosts.yaml", (58, 61), "added", ("wh-sw1", "wh-sw2")),
     ]
 
 

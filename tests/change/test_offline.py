@@ -11,7 +11,7 @@ import pytest
 from pipeline.build import build
 from pipeline.change.offline import PreviewError, preview
 from pipeline.cli import main
-from tests.change.test_blast import WH_SW2_HOST, WH_SW2_SITE, edit, git, repo
+from tests.change.test_blast import WH_SW2_HOST, WH_SW2_SITE, WH_SW2_TRUNK, edit, git, repo
 
 CREDENTIALS = ("NETPIPE_USERNAME", "NETPIPE_PASSWORD", "SNMP_RO_COMMUNITY", "TACACS_KEY",
                "BGP_ISP_PASSWORD")
@@ -55,6 +55,7 @@ def test_an_added_device_is_diffed_from_nothing(tmp_path: Path) -> None:
     hosts, site = root / "inventory/hosts.yaml", root / "intent/sites/warehouse.yaml"
     hosts.write_text(hosts.read_text() + WH_SW2_HOST)
     site.write_text(site.read_text() + WH_SW2_SITE)
+    edit(root, "intent/topology.yaml", "\n\nuplinks:", f"\n{WH_SW2_TRUNK.rstrip()}\n\nuplinks:")
     found = preview(root, "HEAD", build(root))
     new = found.hosts["wh-sw2"]
     assert new.changed and new.removed == 0 and new.added > 50
