@@ -224,7 +224,7 @@ def _run_diff(args: argparse.Namespace, drift: bool) -> int:
     out = None if drift else diff_out(args, root)
     ctx = context(args, root)
     nr = nornir_for(ctx.targets, args.workers)
-    report = diffs.run_diff(nr, ctx.configs, _platforms(ctx), ctx.secrets)
+    report = diffs.run_diff(nr, ctx.configs, _platforms(ctx), ctx.secrets, commands=True)
     extra: dict[str, object] = {}
     md_extra = ""
     if getattr(args, "base", None):

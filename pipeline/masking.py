@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pipeline.secrets import MASK, PLACEHOLDER, mask
 
-# Optional diff marker (+, -, space) and indentation, then the keywords; the value is the
-# named group. An encryption type (0, 5, 6, 7, 8, 9) before the value is kept visible.
-_LEAD = r"^(?P<lead>[+\- ]?\s*)"
+# Optional diff marker (+, -, space), indentation and a `no` (a removal in a remediation
+# list), then the keywords; the value is the named group. An encryption type (0, 5, 6, 7,
+# 8, 9) before the value is kept visible.
+_LEAD = r"^(?P<lead>[+\- ]?\s*(?:no\s+)?)"
 _TYPE = r"(?:\d{1,2}\s+)?"
 KNOWN: tuple[str, ...] = (
     r"neighbor\s+\S+\s+password\s+" + _TYPE,

@@ -22,8 +22,11 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import paramiko
+
+from pipeline.change.targets import Target, host_key_args
 
 REJECT = "! stand-in: reject"
 FREE = 100_000_000
@@ -346,6 +349,16 @@ class Standin:
             channel.send_exit_status(0)
         finally:
             channel.close()
+
+
+def target(server: Standin, folder: Path) -> Target:
+    """How netpipe reaches the stand-in: NAPALM's real ios driver over SSH to 127.0.0.1,
+    its host key checked against a known_hosts file of its own in ``folder``."""
+    device = server.device
+    known = folder / f"{device.hostname}.known_hosts"
+    known.write_text(server.known_hosts_line() + "\n")
+    return Target(device.hostname, "ios", "127.0.0.1", device.username, device.password,
+                  server.port, {"dest_file_system": "flash:", **host_key_args("ios", known)})
 
 
 @contextlib.contextmanager

@@ -45,6 +45,11 @@ def test_every_secret_line_of_the_example_is_known_by_its_syntax() -> None:
     " ip ospf message-digest-key 1 md5 0ld-ospf",
     " ip ospf authentication-key 0ld-ospf",
     " server-private 10.2.20.9 key 7 0822455D0A16",
+    # removals in a remediation list (hier_config): the old value after a `no`
+    "no snmp-server community 0ldC0mm RO MGMT-ACCESS",
+    "  no key 7 0822455D0A16",
+    "no username breakglass privilege 15 secret 9 $9$abc$def",
+    "-no enable secret 9 $9$abc$def",
 ])
 def test_known_secret_lines(line: str) -> None:
     masked = mask_lines(line)
@@ -71,6 +76,11 @@ def test_a_rotated_secret_in_a_diff() -> None:
     out = redact(diff, {"PW": "N3w"}, shapes)
     assert "0ld-value" not in out and "N3w" not in out
     assert out.count(MASK) == 2
+
+
+def test_a_learned_shape_after_a_no() -> None:
+    shapes = learned(["  vpn-psk <secret:VPN_PSK> tunnel 3\n"])
+    assert "Xyz" not in mask_lines("  no vpn-psk 6 Xyz tunnel 3", shapes)
 
 
 def test_learned_shapes_come_from_placeholders_too() -> None:

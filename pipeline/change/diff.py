@@ -3,7 +3,9 @@
 
 Per device: ``load_replace_candidate`` + ``compare_config`` + ``discard_config``, in
 parallel through Nornir. The same run serves ``netpipe diff`` (a merge request's
-preview) and ``netpipe drift`` (running vs intended on a schedule).
+preview) and ``netpipe drift`` (running vs intended on a schedule). For a platform
+hier_config knows (IOS), the diff also reads the running config and shows, beside the
+unified diff, the command list the replace amounts to (``remediation``).
 """
 
 from __future__ import annotations
@@ -11,16 +13,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from nornir.core import Nornir
 
 from pipeline import owned
-from pipeline.change.tasks import Unreachable, load_and_compare, run_all
+from pipeline.change.remediation import has_remediation, remediation
+from pipeline.change.tasks import Unreachable, get_running, load_and_compare, run_all
 from pipeline.masking import learned, redact
 
+REMEDIATION = "commands the replace amounts to (hier_config remediation)"
 MARKER = ".netpipe-diff"
 """Marks a folder as netpipe diff output (replaced whole by the next diff)."""
 
@@ -35,6 +39,8 @@ class HostDiff:
     added: int = 0
     removed: int = 0
     error: str = ""
+    remediation: str = ""
+    """IOS: the commands the replace amounts to (hier_config), secrets masked; else ""."""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -57,8 +63,10 @@ def error_text(exc: BaseException | None, secrets: Mapping[str, str]) -> str:
 
 
 def run_diff(nr: Nornir, configs: Mapping[str, str], platforms: Mapping[str, str],
-             secrets: Mapping[str, str]) -> dict[str, HostDiff]:
-    """Diff every host of ``nr`` against its candidate; unreachable hosts are reported."""
+             secrets: Mapping[str, str], commands: bool = False) -> dict[str, HostDiff]:
+    """Diff every host of ``nr`` against its candidate; unreachable hosts are reported.
+    ``commands``: also the remediation list of each changed host whose platform has one
+    (one more read of its running config)."""
     results = run_all(nr, task=load_and_compare, configs=dict(configs))
     shapes = learned(configs.values(), secrets)  # lines where a template put a secret
     report: dict[str, HostDiff] = {}
@@ -72,8 +80,26 @@ def run_diff(nr: Nornir, configs: Mapping[str, str], platforms: Mapping[str, str
         diff = redact(str(first.result or ""), secrets, shapes)
         added, removed = count_lines(diff)
         report[host] = HostDiff(host, platforms[host], True, bool(diff), diff, added, removed)
+    if commands:
+        _add_remediation(nr, report, configs, secrets, shapes)
     nr.close_connections()
     return report
+
+
+def _add_remediation(nr: Nornir, report: dict[str, HostDiff], configs: Mapping[str, str],
+                     secrets: Mapping[str, str], shapes: list[re.Pattern[str]]) -> None:
+    wanted = {h for h, d in report.items() if d.changed and has_remediation(d.platform)}
+    if not wanted:
+        return
+    running = run_all(nr.filter(filter_func=lambda h: h.name in wanted), task=get_running)
+    for host, multi in running.items():
+        d = report[host]
+        if multi[0].failed:
+            text = f"! not computed: {error_text(multi[0].exception, secrets)}\n"
+        else:
+            text = redact(remediation(d.platform, str(multi[0].result), configs[host]),
+                          secrets, shapes)
+        report[host] = replace(d, remediation=text)
 
 
 def as_json(report: Mapping[str, HostDiff], extra: dict[str, Any] | None = None) -> str:
@@ -89,6 +115,8 @@ def as_text(report: Mapping[str, HostDiff]) -> str:
             out.append(f"=== {host}: {'UNREACHABLE' if not d.reachable else 'ERROR'} {d.error}")
         elif d.changed:
             out.append(f"=== {host}: +{d.added} -{d.removed}\n{d.diff.rstrip()}")
+            if d.remediation:
+                out.append(f"--- {host}: {REMEDIATION}\n{d.remediation.rstrip()}")
         else:
             out.append(f"=== {host}: no change")
     return "\n".join(out)
@@ -109,12 +137,20 @@ def as_markdown(report: Mapping[str, HostDiff], title: str = "netpipe diff") -> 
                  else "changed" if d.changed else "unchanged")
         lines.append(f"| `{d.host}` | {d.platform} | {state} | {d.added} | {d.removed} |")
     for d in sorted(changed, key=lambda x: x.host):
-        fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", d.diff)), default=0))
         lines += ["", f"<details><summary><code>{d.host}</code>: +{d.added} -{d.removed}"
-                  "</summary>", "", f"{fence}diff", d.diff.rstrip(), fence, "", "</details>"]
+                  "</summary>", "", *_fenced(d.diff, "diff")]
+        if d.remediation:
+            lines += [f"{REMEDIATION}:", "", *_fenced(d.remediation, "")]
+        lines.append("</details>")
     for d in sorted(failed, key=lambda x: x.host):
         lines += ["", f"- `{d.host}`: {d.error}"]
     return "\n".join(lines) + "\n"
+
+
+def _fenced(text: str, lang: str) -> list[str]:
+    """A code block whose fence is longer than any run of backticks in ``text``."""
+    fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
+    return [f"{fence}{lang}", text.rstrip(), fence, ""]
 
 
 def check_out(out: Path, root: Path) -> None:
@@ -125,9 +161,11 @@ def check_out(out: Path, root: Path) -> None:
 
 def write(report: Mapping[str, HostDiff], out: Path, extra: dict[str, Any] | None = None,
           markdown_extra: str = "", title: str = "netpipe diff") -> None:
-    """``out/<host>.diff``, ``out/summary.json`` and ``out/summary.md`` (the MR note),
+    """``out/<host>.diff`` (and ``<host>.commands``, the remediation list, for IOS),
+    ``out/summary.json`` and ``out/summary.md`` (the MR note),
     replacing the folder whole (``check_out`` first)."""
     files = {f"{host}.diff": d.diff for host, d in report.items() if d.changed}
+    files |= {f"{host}.commands": d.remediation for host, d in report.items() if d.remediation}
     files["summary.json"] = as_json(report, extra) + "\n"
     files["summary.md"] = as_markdown(report, title) + markdown_extra
     owned.replace(out, files, MARKER, "netpipe diff output: replaced as a whole by every "

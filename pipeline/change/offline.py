@@ -19,6 +19,7 @@ from pathlib import Path
 from pipeline.build import Build, build
 from pipeline.change.blast import BlastError, BlastRadius, blast_radius
 from pipeline.change.diff import HostDiff, count_lines
+from pipeline.change.remediation import RUNNING_FILE, remediation
 from pipeline.change.revision import RevisionError, describe, extract
 
 NO_FILE = "/dev/null"
@@ -54,8 +55,11 @@ def host_diff(host: str, platform: str, old: Mapping[str, str] | None,
     text = "".join(file_diff(host, name, old.get(name), new.get(name), base, head)
                    for name in sorted(old.keys() | new.keys()))
     added, removed = count_lines(text)
+    running = RUNNING_FILE.get(platform, "")
+    commands = (remediation(platform, old[running], new[running])
+                if text and running in old and running in new else "")
     return HostDiff(host, platform, reachable=True, changed=bool(text), diff=text,
-                    added=added, removed=removed)
+                    added=added, removed=removed, remediation=commands)
 
 
 def preview(root: Path, base: str, current: Build) -> Preview:
