@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,10 @@ from pipeline.change.journal import DeployResult
 from pipeline.change.rollback import Rollback
 from pipeline.change.seal import Sealer
 from pipeline.change.store import GitStore, open_store
-from pipeline.change.targets import Target, host_key_args, lab_targets, nornir_for
+from pipeline.change.targets import lab_targets, nornir_for
 from pipeline.lab import frr, lab
 from pipeline.verify.run import Report
-from tests.ios_standin import REJECT, Device, standin
+from tests.ios_standin import REJECT, Device, standin, target
 from tests.lab.conftest import sub_prefix
 from tests.lab.netkit import ROUTERS, Net, edit, git, scratch_net, wait_for
 
@@ -307,82 +307,124 @@ def test_a_rotated_secret_shows_neither_value(net: Net, capsys: pytest.CaptureFi
 # ------------------------------------------------------------------ 1. routers and IOS switches
 
 
+SWITCHES = ("hq-sw1", "hq-sw2")
+UPLOAD = "scp flash:/candidate_config.txt"
+"""What the stand-in records for NAPALM's SCP upload of the candidate."""
+CHANGES = ("scp ", "copy ", "configure replace", "configure confirm", "configure revert",
+           "write mem")
+
+
+def changes(device: Device) -> list[str]:
+    """The commands that change the switch (its flash, running or startup config), in
+    order; the reads between them (show, dir, verify) are left out."""
+    return [c for c in device.commands if c.startswith(CHANGES)]
+
+
+# A dry run before the deploy: upload, compare, then NAPALM's discard (the candidate file
+# becomes a copy of the running config again).
+PREFLIGHT = [UPLOAD, "copy running-config flash:/candidate_config.txt",
+             "copy null: flash:/merge_config.txt"]
+COMMIT = [UPLOAD, "copy running-config flash:/rollback_config.txt",
+          "configure replace flash:/candidate_config.txt force revert trigger error timer 2"]
+CONFIRM = ["configure confirm", "write mem"]
+RESTORE = [UPLOAD, "copy running-config flash:/rollback_config.txt",
+           "configure replace flash:/candidate_config.txt force revert trigger error",
+           "write mem"]
+"""The emergency rollback's way back: the backup as a replace with no timer, saved."""
+
+
 @contextmanager
-def router_and_switch(net: Net, tmp_path: Path, reject: bool = False
-                      ) -> Iterator[tuple[Deployment, Device, str]]:
-    """hq-core1 in the lab (the canary) and hq-sw1 on the IOS SSH STAND-IN (tests/ios_standin),
-    both reached through Nornir and NAPALM's real drivers; yields the deployment of a change to
-    both, the stand-in's device, and the switch's config before the change."""
+def router_and_switches(net: Net, tmp_path: Path, reject: tuple[str, ...] = ()
+                        ) -> Iterator[tuple[Deployment, dict[str, Device], dict[str, str]]]:
+    """hq-core1 in the lab (the canary, a batch of its own) and hq-sw1 and hq-sw2, each on an
+    IOS SSH STAND-IN of its own (tests/ios_standin), in the next batch; all reached through
+    Nornir and NAPALM's real drivers. Yields the deployment of a change to all three, the
+    stand-ins' devices and each switch's config before the change; a switch in ``reject``
+    refuses its candidate at the replace."""
     result = build(net.root, run_lint=False)
     secrets = lab.lab_secrets(needed_secrets(result.rendered))
-    router = candidate(result.rendered["hq-core1"], secrets).replace(
-        "ip ospf cost 10", "ip ospf cost 11", 1)
-    before = candidate(result.rendered["hq-sw1"], secrets)
-    for needed in ("ip scp server enable\n", "archive\n path flash:archive\n"):
-        if needed not in before:  # what NAPALM's replace needs (issue 10's templates add it)
-            before = before.replace("\nend", f"\n{needed}end", 1) if "\nend" in before \
-                else before + needed
-    after = before.replace("snmp-server location", "snmp-server location (rack 2)", 1)
-    assert after != before
-    if reject:
-        after += f"{REJECT}\n"
-    device = Device("hq-sw1", before, username="netops", password="sw-pw")
-    with standin(device) as server:
-        known = tmp_path / "known_hosts"
-        known.write_text(server.known_hosts_line() + "\n")
-        targets = {**lab_targets(PREFIX, ["hq-core1"]),
-                   "hq-sw1": Target("hq-sw1", "ios", "127.0.0.1", "netops", "sw-pw", server.port,
-                                    {"dest_file_system": "flash:",
-                                     **host_key_args("ios", known)})}
+    configs = {"hq-core1": candidate(result.rendered["hq-core1"], secrets).replace(
+        "ip ospf cost 10", "ip ospf cost 11", 1)}
+    devices: dict[str, Device] = {}
+    before: dict[str, str] = {}
+    with ExitStack() as stack:
+        targets = lab_targets(PREFIX, ["hq-core1"])
+        for name in SWITCHES:
+            before[name] = candidate(result.rendered[name], secrets)
+            after = before[name].replace("snmp-server location", "snmp-server location (rack 2)")
+            configs[name] = after + (f"{REJECT}\n" if name in reject else "")
+            devices[name] = Device(name, before[name], username="netops", password="sw-pw")
+            targets[name] = target(stack.enter_context(standin(devices[name])), tmp_path)
         deployment = Deployment(
-            nornir_for(targets), open_store(net.root), {"hq-core1": router, "hq-sw1": after},
-            {"hq-core1": "frr", "hq-sw1": "ios"}, secrets, lambda **_: Report(), "",
-            Sealer.for_lab(), say=lambda _: None, canary=["hq-core1"], batch_size=1)
-        yield deployment, device, before
+            nornir_for(targets), open_store(net.root), configs,
+            {h: "frr" if h == "hq-core1" else "ios" for h in configs}, secrets,
+            lambda **_: Report(), "", Sealer.for_lab(), say=lambda _: None,
+            canary=["hq-core1"], batch_size=2)
+        yield deployment, devices, before
 
 
 def _undo(deployment: Deployment) -> DeployResult:
     return Rollback(deployment.nr, deployment.store, deployment.seal, lab.lab_secrets).run()
 
 
-def test_a_change_to_a_router_and_an_ios_switch_lands_whole(net: Net, tmp_path: Path) -> None:
+def test_a_change_to_a_router_and_two_ios_switches_lands_whole(net: Net, tmp_path: Path
+                                                               ) -> None:
     """Scenario 1: NAPALM's ios driver refuses any commit message, so the switch batch used to
-    fail after the router canary was confirmed: half the change stayed. Then the emergency
-    rollback restores the switch too."""
-    with router_and_switch(net, tmp_path) as (deployment, switch, before):
+    fail after the router canary was confirmed: half the change stayed. Now the router and
+    both switches land, each switch by exactly: upload, replace with a revert timer, confirm,
+    save; the emergency rollback restores all three, each switch by a replace with its
+    backup."""
+    with router_and_switches(net, tmp_path) as (deployment, switches, before):
         result = deployment.run()
         assert result.exit_code == 0, result.lines()
         assert {h: o.state for h, o in result.outcomes.items()} == {
-            "hq-core1": "new", "hq-sw1": "new"}
-        assert "(rack 2)" in switch.running and "(rack 2)" in switch.startup
-        assert "configure replace flash:/candidate_config.txt force revert trigger error " \
-               "timer 2" in switch.commands
-        assert "configure confirm" in switch.commands
-        assert switch.pending is None
+            "hq-core1": "new", "hq-sw1": "new", "hq-sw2": "new"}
+        assert result.batches == [["hq-core1"], ["hq-sw1", "hq-sw2"]]
+        for name, switch in switches.items():
+            assert changes(switch) == PREFLIGHT + COMMIT + CONFIRM, name
+            assert switch.running == deployment.configs[name]
+            assert "(rack 2)" in switch.startup and switch.pending is None
+            switch.commands.clear()
         undo = _undo(deployment)
         assert undo.exit_code == 0, undo.lines()
         assert {h: o.state for h, o in undo.outcomes.items()} == {
-            "hq-core1": "old", "hq-sw1": "old"}
-        assert switch.running.strip() == before.strip()  # NAPALM strips what it reads
+            "hq-core1": "old", "hq-sw1": "old", "hq-sw2": "old"}
+        for name, switch in switches.items():
+            assert changes(switch) == RESTORE, name
+            assert switch.running.strip() == before[name].strip()  # NAPALM strips what it reads
+            assert switch.startup == switch.running
         assert "ip ospf cost 11" not in net.running("hq-core1")
 
 
-def test_an_ios_commit_that_fails_leaves_no_half_change(net: Net, tmp_path: Path) -> None:
-    """The switch refuses its candidate after the router canary was confirmed: the report
-    says so per device (the switch read back on its old config), and the rollback then
-    undoes the canary, so no half change is left."""
-    with router_and_switch(net, tmp_path, reject=True) as (deployment, switch, before):
+def test_a_switch_that_fails_reverts_its_batch_only(net: Net, tmp_path: Path) -> None:
+    """hq-sw2 refuses its candidate at the replace: hq-sw1, committed in the same batch, is
+    reverted by the device itself (configure revert now) and read back on its old config;
+    the router, confirmed in the batch before, stays on the new one and the report says so
+    per device. The rollback then undoes the router, so no half change is left."""
+    with router_and_switches(net, tmp_path, reject=("hq-sw2",)) as (deployment, switches,
+                                                                    before):
         result = deployment.run()
         assert result.exit_code == 4, result.lines()
-        assert result.outcomes["hq-core1"].state == "new"
-        assert result.outcomes["hq-sw1"].state == "old", result.outcomes["hq-sw1"]
-        assert "commit failed on hq-sw1" in result.message
-        assert switch.running == before and switch.pending is None
+        assert {h: o.state for h, o in result.outcomes.items()} == {
+            "hq-core1": "new", "hq-sw1": "old", "hq-sw2": "old"}, result.lines()
+        assert "commit failed on hq-sw2" in result.message
+        assert "ip ospf cost 11" in net.running("hq-core1")
+        # the check that the switch is back on its backup: upload it, compare, discard
+        check = PREFLIGHT
+        assert changes(switches["hq-sw1"]) == PREFLIGHT + COMMIT + [
+            "configure revert now", "write mem", *check]  # NAPALM saves what it reverted to
+        assert changes(switches["hq-sw2"]) == PREFLIGHT + COMMIT + check
+        for name, switch in switches.items():
+            assert switch.running == before[name] and switch.pending is None, name
+            assert "configure confirm" not in switch.commands
+            switch.commands.clear()
         undo = _undo(deployment)
         assert undo.exit_code == 0, undo.lines()
         assert undo.outcomes["hq-core1"].state == "old"
-        assert undo.outcomes["hq-sw1"].state == "unchanged"
+        assert {undo.outcomes[h].state for h in SWITCHES} == {"unchanged"}
         assert "ip ospf cost 11" not in net.running("hq-core1")
+        for switch in switches.values():
+            assert not [c for c in changes(switch) if c.startswith("configure ")]
 
 
 # ------------------------------------------------------------------ 4. a restore that fails
