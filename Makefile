@@ -8,7 +8,7 @@ APT_PACKAGES := frr frr-pythontools nftables iproute2 procps util-linux openssh-
 	python3-venv rsync
 # Debian's own Python (3.11.2 on Debian 12) unless told otherwise: what a fresh runner has.
 PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
-# The resolver that writes requirements.lock (`make lock`); installing needs only pip.
+# The resolver that writes requirements.lock (`make lock`); the lock pins the uv that installs it.
 UV_VERSION := 0.13.9
 
 .PHONY: setup system venv node demo test test-newest check lint typecheck golden lock clean
@@ -63,7 +63,7 @@ golden: venv
 # Re-resolve requirements.lock from pyproject.toml (every Python from 3.11 on, with hashes).
 lock:
 	@test -x .venv-lock/bin/uv || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install -q uv==$(UV_VERSION); }
-	.venv-lock/bin/uv pip compile pyproject.toml --extra dev --group build --universal \
+	.venv-lock/bin/uv pip compile pyproject.toml --extra dev --group build --group tools --universal \
 	  --python-version 3.11 --generate-hashes --no-config --custom-compile-command "make lock" \
 	  -o requirements.lock
 

@@ -57,6 +57,15 @@ def lab_prefix() -> str:
     return os.environ.get("NETPIPE_LAB_PREFIX", "npl-")
 
 
+TARGETS = ("production", "lab")
+
+
+def target() -> str:
+    """``NETPIPE_TARGET``: production (the default) or lab, for a CI runner that hosts the
+    namespace lab; ``lab`` makes ``--lab`` the default of every device command."""
+    return os.environ.get("NETPIPE_TARGET") or "production"
+
+
 @dataclass
 class Context:
     root: Path
@@ -291,6 +300,8 @@ def guard(run: Callable[[], int]) -> int:
 
 def _guard(run: Callable[[], int]) -> int:
     try:
+        if target() not in TARGETS:
+            raise Refused(f"NETPIPE_TARGET={target()!r}: use one of {', '.join(TARGETS)}")
         return run()
     except (Refused, StoreError, BadSecret) as exc:
         print(f"netpipe: {exc}", file=sys.stderr)
@@ -304,7 +315,8 @@ def _guard(run: Callable[[], int]) -> int:
 
 
 def common_args(c: argparse.ArgumentParser) -> None:
-    c.add_argument("--lab", action="store_true", help="target the namespace lab")
+    c.add_argument("--lab", action="store_true", default=target() == "lab",
+                   help="target the namespace lab (default when NETPIPE_TARGET=lab)")
     c.add_argument("--limit", help="comma-separated devices (default: all)")
     c.add_argument("--workers", type=int, default=10, help="Nornir num_workers")
     c.set_defaults(health_wait=30.0)

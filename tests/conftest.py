@@ -28,6 +28,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="rewrite tests/golden from the current render")
 
 
+def require(reason: str | None, what: str) -> None:
+    """Go on if ``reason`` is None; else skip with it, or in CI fail: "CI must <what>"."""
+    import os
+
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI must {what}: {reason}")
+    if reason:
+        pytest.skip(reason)
+
+
 # In CI nothing may be skipped: a lab test that skips there proves nothing, so a skip
 # (no root, FRR or sshd missing) fails the run instead of passing quietly.
 _SKIPPED: list[str] = []

@@ -11,16 +11,12 @@ from pipeline import system
 from pipeline.build import build
 from pipeline.render import lint
 from pipeline.render.lint import lint_frr, lint_ios, lint_nft
-from tests.conftest import REPO
+from tests.conftest import REPO, require
 
 
 def require_parsers() -> None:
     """The real parsers run for any user; only their absence skips (never in CI)."""
-    missing = system.describe_missing(system.LINT)
-    if missing and os.environ.get("CI"):
-        pytest.fail(f"CI must lint with the real parsers: {missing}")
-    if missing:
-        pytest.skip(missing)
+    require(system.describe_missing(system.LINT) or None, "lint with the real parsers")
 
 
 def test_example_configs_pass_the_real_parsers() -> None:

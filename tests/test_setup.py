@@ -96,7 +96,7 @@ def test_the_lock_pins_every_dependency_with_hashes() -> None:
     project = _pyproject()
     wanted = [*project["project"]["dependencies"],
               *project["project"]["optional-dependencies"]["dev"],
-              *project["dependency-groups"]["build"]]
+              *project["dependency-groups"]["build"], *project["dependency-groups"]["tools"]]
     locked = _locked()
     missing = sorted({_name(r) for r in wanted} - locked.keys())
     assert not missing, f"not in requirements.lock (run `make lock`): {missing}"
@@ -115,8 +115,9 @@ def test_the_makefile_and_ci_install_only_from_the_lock() -> None:
     makefile = (REPO / "Makefile").read_text()
     assert "./scripts/setup-venv" in makefile
     script = (REPO / "scripts" / "setup-venv").read_text()
-    assert '--require-hashes --no-build-isolation -r "$lock"' in script
-    assert "PIP_CONFIG_FILE=/dev/null" in script  # a fresh machine has no extra indexes
+    assert '--require-hashes' in script and '--no-build-isolation -r "$lock"' in script
+    # a fresh machine has no extra indexes: neither pip's nor uv's configuration applies
+    assert "PIP_CONFIG_FILE=/dev/null" in script and "--no-config" in script
     for path in (REPO / ".gitlab-ci.yml", REPO / ".ci" / "run", REPO / ".ci" / "setup"):
         text = path.read_text()
         assert not re.search(r"pip3? install|uv pip", text), f"{path.name} installs around the lock"

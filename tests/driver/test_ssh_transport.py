@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import system
+from tests.conftest import require
 from tests.driver.labkit import NFT, Lab, Router, bundle, frr_conf, poll
 
 pytestmark = pytest.mark.lab
@@ -69,10 +70,7 @@ def _keygen(path: Path) -> str:
 def sshd(lab: Lab) -> Iterator[Path]:
     """sshd inside r2 on 10.99.0.1:22 with a throw-away host key and authorized key."""
     sshd_bin = Path(system.SSHD.path)
-    if missing := system.describe_missing([system.SSHD]):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must test the ssh transport: {missing}")
-        pytest.skip(missing)
+    require(system.describe_missing([system.SSHD]) or None, "test the ssh transport")
     workdir = lab.base / "ssh"
     workdir.mkdir(mode=0o700)
     host_pub = _keygen(workdir / "host_key")

@@ -21,6 +21,7 @@ from pipeline.change.candidate import needed_secrets
 from pipeline.lab import frr, lab
 from pipeline.lab.plan import LabPlan, plan
 from pipeline.secrets import resolve
+from tests.conftest import require
 
 # Separate prefixes let two checkouts run their lab tests on one machine at once.
 PREFIX = os.environ.get("NETPIPE_TEST_LAB_PREFIX", "npt-")
@@ -41,11 +42,7 @@ def lab_unavailable() -> str | None:
 
 
 def require_lab() -> None:
-    reason = lab_unavailable()
-    if reason and os.environ.get("CI"):
-        pytest.fail(f"CI must run the lab tests: {reason}")
-    if reason:
-        pytest.skip(reason)
+    require(lab_unavailable(), "run the lab tests")
 
 
 @dataclass

@@ -1,0 +1,150 @@
+"""The real ``.gitlab-ci.yml`` under GitLab's semantics (gitlab-ci-local, shell executor):
+
+* a merge-request pipeline: validate and the offline preview, whose note goes to a local
+  stand-in of the GitLab API; no job gets a device credential;
+* a default-branch pipeline whose manual ``deploy`` and ``rollback`` jobs run against the
+  namespace lab (NETPIPE_TARGET=lab), with the state store on the project's origin.
+
+Every job must pass: a job that breaks fails the test. One scratch project and one lab
+for the module; the tests run in file order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.build import build
+from pipeline.change.candidate import needed_secrets
+from pipeline.change.store import open_store
+from pipeline.ci.note import MARKER
+from pipeline.cli import main
+from pipeline.lab import frr, lab
+from pipeline.lab.plan import plan
+from tests.ci import gitlab_ci
+from tests.ci.gitlab_api import gitlab_stand_in
+from tests.ci.gitlab_ci import Project
+from tests.lab.conftest import require_lab, sub_prefix
+
+PREFIX = sub_prefix("g")  # the lab the CI jobs deploy to (NETPIPE_LAB_PREFIX in the jobs)
+BRANCH = "describe-isp"
+CHANGE = ("description: Internet transit", "description: Internet transit (AS64496)")
+CREDENTIALS = ("NETPIPE_USERNAME", "NETPIPE_PASSWORD", "SNMP_RO_COMMUNITY", "TACACS_KEY",
+               "BGP_ISP_PASSWORD")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """This repository as a GitLab project on main, and a merge-request branch that
+    describes the ISP uplink (one intent line; hq-edge1 changes)."""
+    gitlab_ci.require()
+    project = Project.create(tmp_path_factory.mktemp("gitlab"))
+    project.git("checkout", "-q", "-b", BRANCH)
+    edit(project.path / "intent" / "topology.yaml", *CHANGE)
+    project.git("commit", "-qam", "Describe the ISP uplink with its AS number")
+    project.push(BRANCH)
+    project.git("checkout", "-q", "main")
+    return project
+
+
+def test_which_jobs_each_event_gets(project: Project) -> None:
+    assert project.jobs() == {"validate": "on_success", "test": "never", "preview": "never",
+                              "deploy": "manual", "rollback": "manual", "drift": "never"}
+    mr = project.merge_request(BRANCH, iid=7)
+    try:
+        jobs = project.jobs(mr, unset=["CI_COMMIT_BRANCH"])
+    finally:
+        project.git("checkout", "-q", "main")
+    # an intent-only merge request does not run the tool's own suite (rules:changes)
+    assert jobs == {"validate": "on_success", "test": "never", "preview": "on_success",
+                    "deploy": "never", "rollback": "never", "drift": "never"}
+
+
+def test_merge_request_pipeline_posts_the_offline_preview(project: Project) -> None:
+    leaked = {name: "leaked-" + name.lower() for name in CREDENTIALS}
+    os.environ.update(leaked)  # the harness must not hand this process's environment on
+    try:
+        with gitlab_stand_in([{"id": 1, "body": "Looks fine to me"}]) as api:
+            variables = {**project.merge_request(BRANCH, iid=7), "CI_API_V4_URL": api.url,
+                         "NETPIPE_GITLAB_TOKEN": "glpat-stand-in"}
+            run = project.run(variables=variables, unset=["CI_COMMIT_BRANCH"])
+    finally:
+        for name in leaked:
+            del os.environ[name]
+        project.git("checkout", "-q", "main")
+    run.assert_passed("validate", "preview")
+    base = project.git("rev-parse", "main")[:12]
+    preview = run.log("preview")
+    assert "netpipe diff --offline: intended configs" in preview
+    assert "=== hq-edge1: +2 -2" in preview and "=== wh-core1: no change" in preview
+    assert "merge-request note created" in preview
+    assert not any(value in run.output for value in leaked.values())
+    body = api.bodies()[1]
+    assert api.bodies()[0] == "Looks fine to me" and body.startswith(MARKER)
+    assert "+ neighbor 198.51.100.1 description Internet transit (AS64496)" in body
+    assert f"#### Blast radius since `{base}`" in body and "intent/topology.yaml:18" in body
+    assert "<secret:BGP_ISP_PASSWORD>" in body  # context line: a placeholder, no value
+    assert {c[2] for c in api.calls} == {"glpat-stand-in"}
+    assert any("/merge_requests/7/notes" in c[1] for c in api.calls)
+    note = run.artifact("preview", "build/diff/summary.md").read_text()
+    assert body == f"{MARKER}\n{note}"
+
+
+@pytest.fixture(scope="module")
+def ci_lab(project: Project) -> Iterator[str]:
+    """The lab for the CI jobs, running main as deployed before the merge (the state
+    store on origin holds that deployment and its backups)."""
+    require_lab()
+    root = project.path
+    result = build(root, run_lint=False)
+    assert result.ok and result.intent is not None
+    labplan = plan(result.intent, result.devices, PREFIX)
+    lab.down(PREFIX)
+    lab.up(labplan, lab.lab_secrets(needed_secrets(result.rendered)))
+    saved = os.environ.get("NETPIPE_LAB_PREFIX")
+    os.environ["NETPIPE_LAB_PREFIX"] = PREFIX
+    try:
+        assert main(["deploy", "--lab", "--yes", "--root", str(root), "--state", "git",
+                     "--batch-size", "4", "--health-wait", "60"]) == 0
+        yield PREFIX
+    finally:
+        if saved is None:
+            os.environ.pop("NETPIPE_LAB_PREFIX", None)
+        else:
+            os.environ["NETPIPE_LAB_PREFIX"] = saved
+        lab.down(PREFIX)
+
+
+def test_default_branch_pipeline_deploys_and_rolls_back_the_lab(project: Project,
+                                                               ci_lab: str) -> None:
+    before = project.head()
+    project.git("merge", "-q", "--ff-only", BRANCH)
+    project.push("main")
+    run = project.run(manual=["deploy", "rollback"],
+                      variables={"NETPIPE_TARGET": "lab", "NETPIPE_LAB_PREFIX": ci_lab})
+    run.assert_passed("validate", "deploy", "rollback")
+
+    deploy = run.log("deploy")
+    live_diff = deploy.index("=== hq-edge1: +2 -2")
+    assert live_diff < deploy.index("comparing 4 device(s)")  # the dry-run diff comes first
+    assert "deployed to 1 device(s)" in deploy
+    rollback = run.log("rollback")
+    assert "rolled back 1 device(s)" in rollback and "verify passed" in rollback
+    assert f"revision {project.head()[:12]}" in rollback
+
+    running = frr.vtysh(lab.rundir(ci_lab, f"{ci_lab}hq-edge1"), "show running-config")
+    assert " neighbor 198.51.100.1 description Internet transit\n" in running
+    # the jobs kept their records on origin's netpipe-state branch, as GitLab jobs must
+    records = open_store(project.path, "git").deployments()
+    assert [r["kind"] for r in records] == ["deploy", "deploy", "rollback"]
+    assert records[1]["revision"] == project.head()[:12] != before[:12]
+    assert records[2]["restored_from"] == records[1]["id"]
