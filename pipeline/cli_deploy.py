@@ -11,13 +11,16 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline import STARTED
 from pipeline.build import build
 from pipeline.change.deploy import Deployment
+from pipeline.change.endstate import end_state
 from pipeline.change.history import DEPLOYMENT_ID
-from pipeline.change.journal import DeployResult, Health, who
+from pipeline.change.journal import EXIT_ROLLED_BACK, DeployResult, Health, who
 from pipeline.change.revision import RevisionError, deployed_revision, resolve, tree_at
 from pipeline.change.rollback import Rollback, Verifier
 from pipeline.change.seal import Sealer, SealError
@@ -47,13 +50,14 @@ from pipeline.lab import lab
 from pipeline.report import render_findings
 
 
-def _print_result(result: DeployResult, fmt: str) -> None:
+def _print_result(result: DeployResult, fmt: str, kind: str) -> None:
+    took = time.monotonic() - STARTED
     if fmt == "json":
         print(json.dumps({
             "id": result.id, "exit_code": result.exit_code, "message": result.message,
             "batches": result.batches, "devices": result.devices(),
             "health": result.health.as_dict() if result.health else None,
-            "store_error": result.store_error or None,
+            "store_error": result.store_error or None, "seconds": round(took, 1),
         }, indent=2))
         return
     if result.outcomes:
@@ -61,8 +65,16 @@ def _print_result(result: DeployResult, fmt: str) -> None:
         say("device           config      detail")
     for line in result.lines():
         say(line)
-    if result.health is not None and not result.health.ok:
+    # After a rolled-back batch the report shows the network *before* the revert: the
+    # message names what failed, the end state says where the network is now.
+    if (result.health is not None and not result.health.ok
+            and result.exit_code != EXIT_ROLLED_BACK):
         say(result.health.text())
+    state = end_state(result.outcomes, kind)
+    if state and (result.exit_code != EXIT_OK or kind != "deploy"):
+        say(state)
+    if result.id:
+        say(f"{kind} took {took:.1f} s (wall clock, the whole command)")
 
 
 def _confirm(args: argparse.Namespace, ctx: Context) -> bool:
@@ -94,7 +106,7 @@ def _deploy(args: argparse.Namespace, root: Path, ctx: Context, *, kind: str,
         confirm_timeout=args.confirm_timeout, kind=kind)
     with _progress(f"{kind} in progress"):
         outcome = deployment.run()
-    _print_result(outcome, args.format)
+    _print_result(outcome, args.format, kind)
     return outcome.exit_code
 
 
@@ -143,7 +155,7 @@ def _rollback(args: argparse.Namespace) -> int:
                         args.to, "offline: origin unreachable" if args.offline else "")
     with _progress("rollback in progress"):
         outcome = rollback.run()
-    _print_result(outcome, args.format)
+    _print_result(outcome, args.format, "rollback")
     if args.offline:
         say("offline: this rollback is recorded in the local netpipe-state branch only; the "
             "next netpipe run that reaches origin merges it there")

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The netpipe story on the example network: validate and render everywhere; as root,
 # also the whole change cycle against the namespace lab. Works on a scratch copy of
-# the example network, so the repository itself is never modified.
+# the example network, so the repository itself is never modified; what is worth
+# keeping (the merge-request note, the diffs) is copied to build/demo/.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 netpipe="$here/.venv/bin/netpipe"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 run() { printf '$ netpipe %s\n' "$*"; "$netpipe" "$@"; }
 expect() { local want=$1; shift; run "$@"; local got=$?; [ "$got" = "$want" ] || { echo "demo: expected exit $want, got $got"; exit 1; }; }
 
@@ -15,9 +17,14 @@ step "2. Render every device's configs (secrets stay placeholders)"
 expect 0 render --root "$here"
 
 if [ "$(id -u)" != 0 ]; then
-  echo; echo "Not root: the lab part of the demo (network namespaces) is skipped."; exit 0
+  echo
+  echo "Not root: the rest of the demo builds a lab of network namespaces with FRR daemons,"
+  echo "which needs root. Stopping after validate and render (sudo make demo for all of it)."
+  exit 0
 fi
 
+keep="$here/build/demo"
+rm -rf "$keep" && mkdir -p "$keep"
 work=$(mktemp -d /tmp/netpipe-demo.XXXXXX)
 trap '"$netpipe" lab down --root "$work/net" >/dev/null 2>&1; rm -rf "$work"' EXIT
 mkdir "$work/net" && cp -r "$here/intent" "$here/inventory" "$here/templates" "$work/net/"
@@ -30,18 +37,30 @@ step "3. Build the lab: every frr router as a namespace, emulated ISP and cloud 
 run lab down >/dev/null
 expect 0 lab up
 step "4. Dry-run diff against the (still empty) lab routers: what the first deploy will do"
-expect 0 diff --lab --format markdown > "$work/diff.md"
-head -n 14 "$work/diff.md"; echo "(… the full note is build/diff/summary.md)"
+printf '$ netpipe diff --lab --out build/demo/first-deploy\n'
+"$netpipe" diff --lab --out "$keep/first-deploy" > "$keep/first-deploy.txt" || { echo "demo: diff failed"; exit 1; }
+grep -E '^(===|skipped)' "$keep/first-deploy.txt"
+echo "(the full diff of each router: build/demo/first-deploy/<device>.diff; the first lines of one:)"
+head -n 12 "$keep/first-deploy/hq-edge1.diff"
 step "5. Deploy: lock, backups, canary first, commit-confirm, health checks, confirm"
 expect 0 deploy --lab --yes --canary hq-edge1 --batch-size 2
 step "6. Verify: OSPF, BGP, routes, and real packets through the zone firewall"
 expect 0 verify --lab
-step "7. A bad change that passes validation: a static route typo (10.3.10.0/24 for 10.30.10.0/24)"
+step "7. A merge request with a bad change that passes validation: a static route typo (10.3.10.0/24 for 10.30.10.0/24)"
 sed -i 's|^static_routes:$|static_routes:\n  - {device: hq-core1, prefix: 10.3.10.0/24, next_hop: blackhole}|' intent/routing.yaml
 expect 0 validate
+echo "The merge request's preview: intended configs against main, per device, and the blast radius."
+echo "No device and no credential: this is what the MR pipeline posts as its note."
+expect 0 diff --offline --base main --limit hq-core1,hq-edge1 --out "$keep/merge-request"
+echo
+echo "After the merge, the deploy job's first step: the live dry-run diff against the running router."
 expect 0 diff --lab --limit hq-core1
+echo
 echo "The health check sees the scanners lose the WMS, and reverts hq-core1 automatically:"
 expect 4 deploy --lab --yes
+echo
+echo "The network is whole again:"
+expect 0 verify --lab
 git checkout -q -- intent/routing.yaml
 step "8. A change that is healthy but wrong: the WMS rule removed; deployed, then the emergency rollback"
 python3 - <<'PY'
@@ -52,9 +71,12 @@ p.write_text(p.read_text().replace(
 PY
 git commit -qam "remove the scanners-to-wms rule"
 expect 0 deploy --lab --yes --batch-size 4
+echo
 echo "Scanners cannot reach the WMS. From any laptop with the state store, in seconds:"
-time "$netpipe" rollback --lab
+expect 0 rollback --lab
 step "9. Nothing drifted from the intent the backups came from; tear the lab down"
 git revert -q --no-edit HEAD 2>/dev/null || git revert --no-edit HEAD >/dev/null
 expect 0 drift --lab
 expect 0 lab down
+echo
+echo "Kept for you in build/demo/: the merge-request note (merge-request/summary.md) and the diffs."

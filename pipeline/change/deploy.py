@@ -214,20 +214,20 @@ class Deployment:
         rejected = self._failures(run_all(nr, task=load_and_compare,
                                           configs=dict(self.configs), keep=True))
         if rejected:
+            self.say(f"rejected by {', '.join(sorted(rejected))}: discarding the batch")
             run_all(nr, task=discard)
             for h in batch:
                 result.set(h, "old", rejected.get(h, "not committed: batch stopped"))
             result.message = ("a device rejected its config; nothing in the batch was "
                               f"committed: {', '.join(f'{h}: {e}' for h, e in rejected.items())}")
-            self.say(result.message)
             return False
         lost = self._lease.still_ours()  # re-checked right before anything is changed
         if lost:
+            self.say("the network lock is not ours any more: discarding the batch")
             run_all(nr, task=discard)
             for h in batch:
                 result.set(h, "old", "not committed: the network lock is not ours any more")
             result.message = f"stopped before committing: {lost}; nothing more was touched"
-            self.say(result.message)
             return False
         for h in batch:
             result.set(h, "unknown", "commit in progress")
@@ -253,6 +253,7 @@ class Deployment:
                 else:
                     result.outcomes[h] = known
             why = f"commit failed on {', '.join(sorted(commit_failed))}"
+            self.say(f"{why}: rolling the batch back")
             self._revert([h for h in batch if h not in commit_failed or h in unsure], why,
                          result)
             for h in unsure:
@@ -260,7 +261,6 @@ class Deployment:
                     result.set(h, "old", f"commit failed ({commit_failed[h]}); restored from "
                                          "the backup")
             result.message = f"{why}; batch rolled back"
-            self.say(result.message)
             journal.write(result)
             return False
         journal.write(result)
@@ -276,9 +276,9 @@ class Deployment:
             stop = (f"state store failed: {journal.error or lost}; a change it cannot record "
                     "is not confirmed")
         if stop:
+            self.say(f"{stop.split(':')[0]}: rolling back {', '.join(batch)}")
             self._revert(batch, stop.split(":")[0], result)
             result.message = f"{stop}; batch rolled back"
-            self.say(result.message)
             journal.write(result)
             return False
         if lost:  # someone broke the lock (an emergency rollback): touch nothing more
@@ -288,13 +288,15 @@ class Deployment:
                                          "config")
             result.message = (f"stopped before confirming: {lost}; no device was confirmed or "
                               "reverted by this deploy after that")
-            self.say(result.message)
+            self.say("the network lock was broken: stopping, nothing confirmed")
             return False
         confirm_failed = self._failures(run_all(nr, task=confirm))
         for h in batch:
             if h not in confirm_failed:
                 result.set(h, "new", "confirmed")
         if confirm_failed:
+            self.say(f"confirm failed on {', '.join(sorted(confirm_failed))}: reading the "
+                     "device(s) again")
             seen = self._observe(sorted(confirm_failed))
             still_pending = []
             for h, error in confirm_failed.items():
@@ -304,7 +306,6 @@ class Deployment:
                     still_pending.append(h)
             self._revert(still_pending, "confirm failed", result)
             result.message = f"confirm failed on {', '.join(sorted(confirm_failed))}"
-            self.say(result.message)
             journal.write(result)
             return False
         journal.write(result)

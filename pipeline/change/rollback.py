@@ -119,7 +119,7 @@ class Rollback:
             result.message = f"rollback FAILED on {', '.join(not_restored)}"
         else:
             result.message = (f"rolled back {len(hosts)} device(s) to the config before "
-                              f"{undo.id} in {time.monotonic() - started:.1f} s")
+                              f"{undo.id}: restored in {time.monotonic() - started:.1f} s")
         if not not_restored:
             journal.record["verified_against"] = self._verify(records, undo, result)
         return journal.finish(result, ok=not not_restored)
@@ -135,12 +135,14 @@ class Rollback:
         if health is None or revision is None:
             result.message += f"; verify skipped: {why}"
             return ""
+        started = time.monotonic()
         result.health = health(probes=True)
+        took = f" in {time.monotonic() - started:.1f} s"
         if result.health.ok:
-            result.message += f"; verify passed (intent of {revision[:12]})"
+            result.message += f"; verify passed (intent of {revision[:12]}){took}"
             return revision
         result.exit_code = EXIT_FINDINGS
-        result.message += f"; verify FAILED against the intent of {revision[:12]}"
+        result.message += f"; verify FAILED against the intent of {revision[:12]}{took}"
         return ""
 
     def _observe(self, hosts: Sequence[str], configs: Mapping[str, str]

@@ -2,7 +2,10 @@
 
 ``serve``: answer on the given TCP ports (accept and close) and UDP ports (echo).
 ``probe``: read ``[{"id", "proto", "dst", "port"}]`` as JSON on stdin, try every flow
-at once, print ``{"id": true|false}``. ICMP probes send a real echo request.
+at once, print ``{"id": outcome}``: ``open`` (answered), ``refused`` (a TCP reset or an
+ICMP port unreachable: something rejected it), ``unreachable`` (an ICMP host or network
+unreachable from a router on the way) or ``no answer`` (silently dropped: a firewall's
+drop or a blackhole route). ICMP probes send a real echo request.
 
 Standard library only, so that starting it in forty namespaces stays cheap.
 """
@@ -43,34 +46,45 @@ async def _serve(tcp: list[int], udp: list[int]) -> None:
     await asyncio.Event().wait()
 
 
-async def _tcp(dst: str, port: int) -> bool:
+OPEN, REFUSED, UNREACHABLE, NO_ANSWER = "open", "refused", "unreachable", "no answer"
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return NO_ANSWER
+    if isinstance(exc, ConnectionRefusedError):
+        return REFUSED
+    return UNREACHABLE  # EHOSTUNREACH, ENETUNREACH: a router said so
+
+
+async def _tcp(dst: str, port: int) -> str:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(dst, port), TIMEOUT)
-    except (TimeoutError, OSError):
-        return False
+    except (TimeoutError, OSError) as exc:
+        return _failure(exc)
     writer.close()
-    return True
+    return OPEN
 
 
-async def _udp(dst: str, port: int) -> bool:
+async def _udp(dst: str, port: int) -> str:
     loop = asyncio.get_running_loop()
-    got: asyncio.Future[bool] = loop.create_future()
+    got: asyncio.Future[str] = loop.create_future()
 
     class Client(asyncio.DatagramProtocol):
         def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
             if not got.done():
-                got.set_result(True)
+                got.set_result(OPEN)
 
         def error_received(self, exc: Exception) -> None:
             if not got.done():
-                got.set_result(False)
+                got.set_result(_failure(exc))
 
     transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=(dst, port))
     try:
         transport.sendto(b"netpipe-probe")
         return await asyncio.wait_for(got, TIMEOUT)
     except TimeoutError:
-        return False
+        return NO_ANSWER
     finally:
         transport.close()
 
@@ -81,7 +95,7 @@ def _checksum(data: bytes) -> int:
     return int(~(total + (total >> 16)) & 0xFFFF)
 
 
-def _icmp_blocking(dst: str) -> bool:
+def _icmp_blocking(dst: str) -> str:
     ident = os.getpid() & 0xFFFF
     header = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
     payload = b"netpipe-probe..."
@@ -94,19 +108,19 @@ def _icmp_blocking(dst: str) -> bool:
             try:
                 data, addr = sock.recvfrom(1024)
             except TimeoutError:
-                return False
+                return NO_ANSWER
             kind, _, _, rid = struct.unpack("!BBHH", data[20:26])
             if addr[0] == dst and kind == 0 and rid == ident:
-                return True
-    return False
+                return OPEN
+    return NO_ANSWER
 
 
-async def _icmp(dst: str) -> bool:
+async def _icmp(dst: str) -> str:
     return await asyncio.get_running_loop().run_in_executor(_POOL, _icmp_blocking, dst)
 
 
-async def _probe(flows: list[dict[str, object]]) -> dict[str, bool]:
-    async def one(flow: dict[str, object]) -> tuple[str, bool]:
+async def _probe(flows: list[dict[str, object]]) -> dict[str, str]:
+    async def one(flow: dict[str, object]) -> tuple[str, str]:
         dst, port = str(flow["dst"]), int(flow.get("port") or 0)  # type: ignore[call-overload]
         proto = flow["proto"]
         if proto == "tcp":

@@ -44,10 +44,16 @@ class Probe:
 class Result:
     probe: Probe
     passed: bool  # the flow got through
+    got: str = ""  # what the agent saw: open, refused, unreachable, no answer
 
     @property
     def ok(self) -> bool:
         return self.passed == self.probe.expect
+
+    @property
+    def seen(self) -> str:
+        """What happened, as a person would say it (``no answer``, not ``refused``)."""
+        return self.got or ("open" if self.passed else "shut")
 
 
 def _hosts_in(match: Match, hosts: list[Host], fw: Firewall) -> list[Host]:
@@ -143,7 +149,7 @@ def run_probes(probes: Iterable[Probe]) -> list[Result]:
             proc.stdin.write(json.dumps([{"id": p.id, "proto": p.proto, "port": p.port,
                                           "dst": str(p.dst.address.ip)} for p in by_src[ns]]))
             proc.stdin.close()
-        outcome: dict[str, bool] = {}
+        outcome: dict[str, str] = {}
         for ns, proc in clients.items():
             assert proc.stdout is not None and proc.stderr is not None
             out, err = proc.stdout.read(), proc.stderr.read()
@@ -154,7 +160,7 @@ def run_probes(probes: Iterable[Probe]) -> list[Result]:
         for server in servers:
             server.kill()
             server.wait()
-    return [Result(p, outcome[p.id]) for p in probes]
+    return [Result(p, outcome[p.id] == "open", outcome[p.id]) for p in probes]
 
 
 def matrix(results: list[Result]) -> str:
@@ -190,8 +196,7 @@ def failures(results: list[Result]) -> list[str]:
             continue
         p = r.probe
         want = "open" if p.expect else "shut"
-        got = "open" if r.passed else "refused"
         out.append(f"{p.src.zone} -> {p.dst.zone} {p.service} ({p.src.name} {p.src.address.ip} "
                    f"-> {p.dst.name} {p.dst.address.ip}): intended {want} by {p.decided_by}, "
-                   f"was {got}")
+                   f"got {r.seen}")
     return out

@@ -68,7 +68,8 @@ class Report:
             "probes": [{"src": r.probe.src.name, "src_zone": r.probe.src.zone,
                         "dst": r.probe.dst.name, "dst_zone": r.probe.dst.zone,
                         "service": r.probe.service, "intended": r.probe.expect,
-                        "decided_by": r.probe.decided_by, "passed": r.passed, "ok": r.ok}
+                        "decided_by": r.probe.decided_by, "passed": r.passed,
+                        "got": r.seen, "ok": r.ok}
                        for r in self.probes],
         }
 
@@ -101,8 +102,8 @@ def _probe_key(r: Result) -> tuple[str, str, str]:
 
 def _probe_text(r: Result) -> str:
     return (f"probe {r.probe.src.zone}->{r.probe.dst.zone} {r.probe.service} "
-            f"{'open' if r.passed else 'refused'}, intended "
-            f"{'open' if r.probe.expect else 'shut'} ({r.probe.decided_by})")
+            f"got {r.seen}, intended {'open' if r.probe.expect else 'shut'} "
+            f"({r.probe.decided_by})")
 
 
 def _check_all(expect: Mapping[str, Expectation], connect: Callable[[str], Observer],

@@ -99,6 +99,10 @@ def test_merge_request_pipeline_posts_the_offline_preview(project: Project) -> N
     assert body == f"{MARKER}\n{note}"
 
 
+def records_id(project: Project, index: int) -> str:
+    return str(open_store(project.path, "git").deployments()[index]["id"])
+
+
 @pytest.fixture(scope="module")
 def ci_lab(project: Project) -> Iterator[str]:
     """The lab for the CI jobs, running main as deployed before the merge (the state
@@ -138,8 +142,11 @@ def test_default_branch_pipeline_deploys_and_rolls_back_the_lab(project: Project
     assert live_diff < deploy.index("comparing 4 device(s)")  # the dry-run diff comes first
     assert "deployed to 1 device(s)" in deploy
     rollback = run.log("rollback")
-    assert "rolled back 1 device(s)" in rollback and "verify passed" in rollback
-    assert f"revision {project.head()[:12]}" in rollback
+    assert (f"to the backups taken before deployment {records_id(project, 1)} (revision "
+            f"{project.head()[:12]}") in rollback
+    assert f"rolled back 1 device(s) to the config before {records_id(project, 1)}" in rollback
+    assert "verify passed" in rollback and "rollback took " in rollback
+    assert "\x1b" not in deploy + rollback  # a job log is no terminal: no escape codes
 
     running = frr.vtysh(lab.rundir(ci_lab, f"{ci_lab}hq-edge1"), "show running-config")
     assert " neighbor 198.51.100.1 description Internet transit\n" in running

@@ -148,6 +148,9 @@ def test_breaking_change_is_caught_and_reverted(net: Net,
         assert out["devices"]["hq-core1"]["state"] == "old"
         assert "health check failed" in out["message"]
         assert "probe scanners->servers" in out["message"]
+        # the blackhole route swallows the packets: nobody refuses them
+        assert "probe scanners->servers tcp/443 got no answer, intended open" in out["message"]
+        assert "refused" not in out["message"]
         assert net.running("hq-core1") == before
     finally:
         git(net.root, "checkout", "--", "intent/routing.yaml")
@@ -180,6 +183,12 @@ def test_rollback_restores_every_backup_byte_for_byte(net: Net,
     code, text = net.cli("rollback", "--lab", capsys=capsys)
     assert code == 0, text
     assert "verify passed" in text
+    # it names the deployment it undoes, restores to the backups taken before it, and
+    # verifies against the intent those backups came from (the good revision)
+    assert f"to the backups taken before deployment {record['id']}" in text
+    assert f"rolled back 4 device(s) to the config before {record['id']}: restored in " in text
+    assert f"verify passed (intent of {good}) in " in text
+    assert "network now: 4 restored" in text and "rollback took " in text
     secrets = lab.lab_secrets({"BGP_ISP_PASSWORD"})
     targets = lab_targets(PREFIX, ROUTERS)
     for host in record["backups"]:

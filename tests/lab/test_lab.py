@@ -124,6 +124,7 @@ def test_removed_rule_fails_exactly_its_flows(example_lab: Lab, tmp_path: Path) 
         assert {r.probe.decided_by for r in failed} == {"scanners-to-wms"}
         assert {(r.probe.src.zone, r.probe.dst.zone) for r in failed} == {("scanners", "servers")}
         assert all(r.probe.expect and not r.passed for r in failed)
+        assert {r.seen for r in failed} == {"no answer"}  # the firewall drops, silently
         assert "✗" in report.text()  # type: ignore[attr-defined]
     finally:
         example_lab.push()
