@@ -47,8 +47,10 @@ def say(message: str) -> None:
 
 
 def _progress(what: str) -> contextlib.AbstractContextManager[object]:
-    """A rich spinner under the step lines on a terminal; plain lines only in CI."""
-    if console.is_terminal:
+    """A rich spinner under the step lines on a terminal; plain lines only in CI. Asks
+    the real stdout: rich counts FORCE_COLOR (set in many CI setups) as a terminal, and a
+    spinner in a job log is a page of escape codes."""
+    if console.is_terminal and sys.stdout.isatty():
         return console.status(what)
     return contextlib.nullcontext()
 
