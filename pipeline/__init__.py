@@ -3,6 +3,6 @@
 import time
 
 __version__ = "0.1.0"
-# When this process started running netpipe (imports included): commands that report
-# how long they took measure from here, so the figure is the whole command's wall clock.
+# When this process started importing netpipe: the `netpipe` command reports how long it
+# took from here, so the figure is the whole command's wall clock, imports included.
 STARTED = time.monotonic()

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+import pipeline
 from pipeline import cli_change, cli_deploy, cli_preview
 from pipeline.build import Build, build
 from pipeline.change.candidate import needed_secrets
@@ -202,10 +203,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # As the `netpipe` command (argv from the process) the clock starts at netpipe's import,
+    # so reported times are the whole command's; called in-process, at this call.
+    started = pipeline.STARTED if argv is None else time.monotonic()
     try:
         args = parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and EXIT_USAGE
+    args.started = started
     handlers = {"validate": cmd_validate, "render": cmd_render, "lab": cmd_lab,
                 "verify": cli_change.cmd_verify, "diff": cli_preview.cmd_diff,
                 "deploy": cli_deploy.cmd_deploy, "rollback": cli_deploy.cmd_rollback,

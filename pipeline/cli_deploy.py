@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline import STARTED
 from pipeline.build import build
 from pipeline.change.deploy import Deployment
 from pipeline.change.endstate import end_state
@@ -50,8 +49,9 @@ from pipeline.lab import lab
 from pipeline.report import render_findings
 
 
-def _print_result(result: DeployResult, fmt: str, kind: str) -> None:
-    took = time.monotonic() - STARTED
+def _print_result(result: DeployResult, args: argparse.Namespace, kind: str) -> None:
+    took = time.monotonic() - args.started
+    fmt = args.format
     if fmt == "json":
         print(json.dumps({
             "id": result.id, "exit_code": result.exit_code, "message": result.message,
@@ -106,7 +106,7 @@ def _deploy(args: argparse.Namespace, root: Path, ctx: Context, *, kind: str,
         confirm_timeout=args.confirm_timeout, kind=kind)
     with _progress(f"{kind} in progress"):
         outcome = deployment.run()
-    _print_result(outcome, args.format, kind)
+    _print_result(outcome, args, kind)
     return outcome.exit_code
 
 
@@ -155,7 +155,7 @@ def _rollback(args: argparse.Namespace) -> int:
                         args.to, "offline: origin unreachable" if args.offline else "")
     with _progress("rollback in progress"):
         outcome = rollback.run()
-    _print_result(outcome, args.format, "rollback")
+    _print_result(outcome, args, "rollback")
     if args.offline:
         say("offline: this rollback is recorded in the local netpipe-state branch only; the "
             "next netpipe run that reaches origin merges it there")

@@ -19,6 +19,7 @@ not blamed on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -314,5 +315,34 @@ class Deployment:
 
     @staticmethod
     def _settled(baseline: HealthReport, final: bool) -> Callable[[Any], bool]:
-        return lambda report: not report.problems(baseline, final)
+        return settled(baseline, final)
+
+
+STEADY = 5.0  # seconds a set of faults must stay the same to count as the network's own
+
+
+def settled(baseline: HealthReport, final: bool, steady: float = STEADY,
+            clock: Callable[[], float] = time.monotonic) -> Callable[[Any], bool]:
+    """When a health check may stop polling: nothing is worse than ``baseline``, and either
+    everything passes or the faults left have not changed for ``steady`` seconds.
+
+    Faults the baseline had are not blamed on the change, but while routing converges
+    they are still going away: a first deploy (nothing passed before) would otherwise be
+    reported half-way through convergence, its transient faults as ones that "remain".
+    A fault the network really has stays put and costs ``steady`` seconds, not the whole
+    wait.
+    """
+    last: list[Any] = [None, 0.0]  # the faults seen last, and since when
+
+    def done(report: Any) -> bool:
+        if report.problems(baseline, final):
+            return False
+        if report.ok:
+            return True
+        faults, now = report.preexisting(baseline), clock()
+        if faults != last[0]:
+            last[:] = [faults, now]
+        return bool(now - last[1] >= steady)
+
+    return done
 

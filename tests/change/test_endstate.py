@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.change.outcome import Outcome
 from pipeline.change.endstate import end_state
+from pipeline.change.outcome import Outcome
 
 
 def outcomes(**states: str) -> dict[str, Outcome]:

@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from pipeline.build import build
 from pipeline.change.candidate import needed_secrets
+from pipeline.change.seal import KEY_VAR, Sealer, SealError
+from pipeline.change.seal import PREFIX as SEALED
 from pipeline.change.store import open_store
 from pipeline.ci.note import MARKER
 from pipeline.cli import main
@@ -33,7 +36,10 @@ PREFIX = sub_prefix("g")  # the lab the CI jobs deploy to (NETPIPE_LAB_PREFIX in
 BRANCH = "describe-isp"
 CHANGE = ("description: Internet transit", "description: Internet transit (AS64496)")
 CREDENTIALS = ("NETPIPE_USERNAME", "NETPIPE_PASSWORD", "SNMP_RO_COMMUNITY", "TACACS_KEY",
-               "BGP_ISP_PASSWORD")
+               "BGP_ISP_PASSWORD", KEY_VAR)
+# The main pipeline's protected state key: a fresh test key, never a real one. The jobs get
+# it as a CI variable and seal the lab's backups with it, as production jobs do.
+STATE_KEY = Fernet.generate_key().decode()
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -114,17 +120,18 @@ def ci_lab(project: Project) -> Iterator[str]:
     labplan = plan(result.intent, result.devices, PREFIX)
     lab.down(PREFIX)
     lab.up(labplan, lab.lab_secrets(needed_secrets(result.rendered)))
-    saved = os.environ.get("NETPIPE_LAB_PREFIX")
-    os.environ["NETPIPE_LAB_PREFIX"] = PREFIX
+    saved = {name: os.environ.get(name) for name in ("NETPIPE_LAB_PREFIX", KEY_VAR)}
+    os.environ.update({"NETPIPE_LAB_PREFIX": PREFIX, KEY_VAR: STATE_KEY})
     try:
         assert main(["deploy", "--lab", "--yes", "--root", str(root), "--state", "git",
                      "--batch-size", "4", "--health-wait", "60"]) == 0
         yield PREFIX
     finally:
-        if saved is None:
-            os.environ.pop("NETPIPE_LAB_PREFIX", None)
-        else:
-            os.environ["NETPIPE_LAB_PREFIX"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         lab.down(PREFIX)
 
 
@@ -134,7 +141,8 @@ def test_default_branch_pipeline_deploys_and_rolls_back_the_lab(project: Project
     project.git("merge", "-q", "--ff-only", BRANCH)
     project.push("main")
     run = project.run(manual=["deploy", "rollback"],
-                      variables={"NETPIPE_TARGET": "lab", "NETPIPE_LAB_PREFIX": ci_lab})
+                      variables={"NETPIPE_TARGET": "lab", "NETPIPE_LAB_PREFIX": ci_lab,
+                                 KEY_VAR: STATE_KEY})
     run.assert_passed("validate", "deploy", "rollback")
 
     deploy = run.log("deploy")
@@ -147,11 +155,19 @@ def test_default_branch_pipeline_deploys_and_rolls_back_the_lab(project: Project
     assert f"rolled back 1 device(s) to the config before {records_id(project, 1)}" in rollback
     assert "verify passed" in rollback and "rollback took " in rollback
     assert "\x1b" not in deploy + rollback  # a job log is no terminal: no escape codes
+    assert STATE_KEY not in run.output + deploy + rollback
 
     running = frr.vtysh(lab.rundir(ci_lab, f"{ci_lab}hq-edge1"), "show running-config")
     assert " neighbor 198.51.100.1 description Internet transit\n" in running
     # the jobs kept their records on origin's netpipe-state branch, as GitLab jobs must
     records = open_store(project.path, "git").deployments()
     assert [r["kind"] for r in records] == ["deploy", "deploy", "rollback"]
-    assert records[1]["revision"] == project.head()[:12] != before[:12]
+    assert records[1]["revision"] == project.head() != before
     assert records[2]["restored_from"] == records[1]["id"]
+    # the deploy job sealed its backup with the pipeline's key, not the lab's default one
+    store = open_store(project.path, "git")
+    backup = store.load_backup(records[1]["id"], "hq-edge1")
+    assert backup.startswith(SEALED) and "Internet transit" not in backup
+    assert "Internet transit" in Sealer(STATE_KEY).open(backup)
+    with pytest.raises(SealError):
+        Sealer.for_lab({}).open(backup)

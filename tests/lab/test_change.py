@@ -46,6 +46,10 @@ def test_first_deploy_configures_every_router(net: Net, capsys: pytest.CaptureFi
     assert code == 0, out
     assert out["batches"][0] == ["hq-edge1"]
     assert {h: d["state"] for h, d in out["devices"].items()} == {h: "new" for h in ROUTERS}
+    # nothing passed before this deploy, so nothing pre-existing may be blamed; the last
+    # health check waits for routing to converge instead of reporting it half-way
+    assert "present before the deploy" not in out["message"], out["message"]
+    assert out["health"]["ok"], out["health"]
     assert "router ospf" in net.running("gent-core1")
     records = open_store(net.root).deployments()
     assert records[-1]["result"] == "ok" and sorted(records[-1]["backups"]) == ROUTERS
