@@ -9,20 +9,18 @@ devices were changed (the outcome table is printed).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pipeline
-from pipeline import cli_change, cli_deploy, cli_preview
-from pipeline.build import Build, build
-from pipeline.change.candidate import needed_secrets
-from pipeline.lab import lab
-from pipeline.lab.plan import LabPlan, plan
+from pipeline import cli_args
+from pipeline.build import build
 from pipeline.render import output
 from pipeline.report import FORMATS, render_findings
 
@@ -90,81 +88,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
-def _lab_plan(root: Path) -> tuple[Build, LabPlan] | int:
-    result = build(root, run_lint=False)
-    if not result.ok or result.intent is None:
-        print(render_findings(result.findings, "text"))
-        return EXIT_FINDINGS
-    return result, plan(result.intent, result.devices, cli_change.lab_prefix())
-
-
-def _need_root() -> int | None:
-    try:
-        cli_change.check_lab()
-    except cli_change.Refused as exc:
-        return _usage(str(exc))
-    return None
-
-
-def cmd_lab(args: argparse.Namespace) -> int:
-    if args.action == "down":
-        if (code := _need_root()) is not None:
-            return code
-        removed = lab.down(cli_change.lab_prefix())
-        print(f"lab down: removed {len(removed)} namespace(s)")
-        return EXIT_OK
-    planned = _lab_plan(_root(args))
-    if isinstance(planned, int):
-        return planned
-    result, labplan = planned
-    if args.action == "reboot":
-        if (code := _need_root()) is not None:
-            return code
-        if args.device not in labplan.routers:
-            return _usage(f"lab reboot: --device must name a lab router "
-                          f"({', '.join(sorted(labplan.routers))})")
-        lab.reboot(labplan.prefix, args.device)
-        print(f"lab reboot: {args.device} powered off and booted from what it had saved")
-        return EXIT_OK
-    if args.action == "up":
-        if (code := _need_root()) is not None:
-            return code
-        started = time.monotonic()
-        built = lab.up(labplan, lab.lab_secrets(needed_secrets(result.rendered)))
-        took = time.monotonic() - started
-        state = f"built in {took:.1f} s" if built else "already up, nothing to do"
-        print(f"lab up: {len(labplan.routers)} routers, {len(labplan.peers)} peers, "
-              f"{len(labplan.hosts)} test hosts, {len(labplan.namespaces)} namespaces: {state}")
-        return EXIT_OK
-    st = lab.status(labplan)
-    if args.format == "json":
-        print(json.dumps(_lab_json(labplan, st), indent=2))
-    else:
-        print(f"lab {'up' if st.complete else 'down' if st.empty else 'INCOMPLETE'} "
-              f"(prefix {labplan.prefix})")
-        for device, ns in sorted(labplan.routers.items()):
-            running = "frr running" if st.frr.get(ns) else "frr NOT running"
-            print(f"  {device:<16} {ns:<20} {running}  "
-                  f"vtysh --vty_socket {lab.rundir(labplan.prefix, ns)}")
-    return EXIT_OK
-
-
-def _lab_json(labplan: LabPlan, st: lab.Status) -> dict[str, object]:
-    devices = {}
-    for device, ns in sorted(labplan.routers.items()):
-        params = lab.napalm_params(labplan.prefix, device)
-        devices[device] = {"namespace": ns, "vty_socket": str(lab.rundir(labplan.prefix, ns)),
-                           "exists": st.namespaces.get(ns, False),
-                           "frr_running": st.frr.get(ns, False), "napalm": params}
-    return {
-        "prefix": labplan.prefix, "up": st.complete, "devices": devices,
-        "peers": {p.name: {"namespace": p.ns, "asn": p.asn, "address": str(p.address)}
-                  for p in labplan.peers},
-        "hosts": {h.name: {"namespace": h.ns, "address": str(h.address), "zone": h.zone}
-                  for h in labplan.hosts},
-    }
-
-
 def cmd_note(args: argparse.Namespace) -> int:
     from pipeline.ci.note import NoteError, post
 
@@ -195,11 +118,22 @@ def parser() -> argparse.ArgumentParser:
                 ("text", "json"))
     c.add_argument("action", choices=("up", "down", "status", "reboot"))
     c.add_argument("--device", help="reboot: the lab router to power-cycle")
-    cli_change.add_commands(command)
-    cli_deploy.add_commands(command)
+    cli_args.change_commands(command)
+    cli_args.deploy_commands(command)
     c = command("note", "post or update the diff summary on the GitLab merge request", ("text",))
     c.add_argument("--file", default="build/diff/summary.md")
     return p
+
+
+HANDLERS: dict[str, str | Callable[[argparse.Namespace], int]] = {
+    "validate": cmd_validate, "render": cmd_render, "note": cmd_note,
+    "lab": "pipeline.cli_lab:cmd_lab", "verify": "pipeline.cli_change:cmd_verify",
+    "diff": "pipeline.cli_preview:cmd_diff", "drift": "pipeline.cli_change:cmd_drift",
+    "deploy": "pipeline.cli_deploy:cmd_deploy", "rollback": "pipeline.cli_deploy:cmd_rollback",
+    "lock": "pipeline.cli_deploy:cmd_lock",
+}
+"""Each command's handler; a string names one whose module is imported only when that
+command runs, so that ``validate`` starts without NAPALM, Nornir or the state store."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,13 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) and EXIT_USAGE
     args.started = started
-    handlers = {"validate": cmd_validate, "render": cmd_render, "lab": cmd_lab,
-                "verify": cli_change.cmd_verify, "diff": cli_preview.cmd_diff,
-                "deploy": cli_deploy.cmd_deploy, "rollback": cli_deploy.cmd_rollback,
-                "drift": cli_change.cmd_drift, "note": cmd_note,
-                "lock": cli_deploy.cmd_lock}
+    handler = HANDLERS.get(args.command)
     try:
-        return handlers[args.command](args)
+        if isinstance(handler, str):  # imported when the command runs (NAPALM, Nornir …)
+            module, _, name = handler.partition(":")
+            handler = getattr(importlib.import_module(module), name)
+        assert handler is not None
+        return handler(args)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     except Exception as exc:

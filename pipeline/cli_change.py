@@ -24,6 +24,7 @@ from pipeline.change.journal import Health
 from pipeline.change.store import Store, StoreError, default_kind, open_store
 from pipeline.change.targets import Target, TargetError, lab_targets, nornir_for
 from pipeline.change.targets import production_targets as prod_targets
+from pipeline.cli_args import target
 from pipeline.findings import Finding
 from pipeline.lab import frr, lab
 from pipeline.lab.plan import plan
@@ -60,12 +61,6 @@ def lab_prefix() -> str:
 
 
 TARGETS = ("production", "lab")
-
-
-def target() -> str:
-    """``NETPIPE_TARGET``: production (the default) or lab, for a CI runner that hosts the
-    namespace lab; ``lab`` makes ``--lab`` the default of every device command."""
-    return os.environ.get("NETPIPE_TARGET") or "production"
 
 
 @dataclass
@@ -311,43 +306,3 @@ def _guard(run: Callable[[], int]) -> int:
             print("netpipe: origin is unreachable; in an emergency `netpipe rollback --offline`"
                   " works from this clone's copy of the state", file=sys.stderr)
         return EXIT_USAGE
-
-
-# --------------------------------------------------------------------------- arguments
-
-
-def common_args(c: argparse.ArgumentParser) -> None:
-    c.add_argument("--lab", action="store_true", default=target() == "lab",
-                   help="target the namespace lab (default when NETPIPE_TARGET=lab)")
-    c.add_argument("--limit", help="comma-separated devices (default: all)")
-    c.add_argument("--workers", type=int, default=10, help="Nornir num_workers")
-    c.set_defaults(health_wait=30.0)
-
-
-def state_args(c: argparse.ArgumentParser) -> None:
-    c.add_argument("--state", choices=("fs", "git"),
-                   help="state store: git (the netpipe-state branch on origin, the default "
-                        "wherever there is an origin) or fs (.netpipe/state, this clone only)")
-    c.add_argument("--state-dir",
-                   help="fs store: its directory; git store: its branch (netpipe-state)")
-    c.add_argument("--health-wait", type=float, default=30.0,
-                   help="seconds to wait for routing to converge in health checks")
-
-
-def add_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
-    plain, diffs_ = ("text", "json"), ("text", "json", "markdown")
-    c = command("verify", "check adjacencies, sessions, routes and (lab) the firewall probes",
-                plain)
-    common_args(c)
-    c.add_argument("--wait", dest="health_wait", type=float, default=30.0,
-                   help="seconds to wait for routing to converge (default 30)")
-    c.add_argument("--no-probes", dest="probes", action="store_false",
-                   help="skip the lab's firewall probes")
-    c = command("diff", "dry-run: what a change would do to each device", diffs_)
-    common_args(c)
-    c.add_argument("--base", help="git revision: also show the blast radius since it")
-    c.add_argument("--offline", action="store_true",
-                   help="no device: the intended configs against those at --base")
-    c.add_argument("--out", help="where to write the diffs (default: ROOT/build/diff)")
-    c = command("drift", "running vs intended config per device; exit 1 on drift", diffs_)
-    common_args(c)

@@ -38,11 +38,9 @@ from pipeline.cli_change import (
     _say_skipped,
     _store,
     check_lab,
-    common_args,
     context,
     lab_prefix,
     say,
-    state_args,
 )
 from pipeline.intent.parse import load_inventory
 from pipeline.lab import lab
@@ -220,37 +218,3 @@ def cmd_lock(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _guard(run)
-
-
-# --------------------------------------------------------------------------- arguments
-
-
-def add_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
-    plain = ("text", "json")
-    c = command("deploy", "push with a lock, backups, canary, commit-confirm and health checks",
-                plain)
-    common_args(c)
-    state_args(c)
-    c.add_argument("--canary", help="devices to change first, alone")
-    c.add_argument("--batch-size", type=int, default=1)
-    c.add_argument("--confirm-timeout", type=int, default=120,
-                   help="seconds before an unconfirmed commit reverts on the device")
-    c.add_argument("--yes", action="store_true", help="do not ask on a terminal")
-    c = command("rollback", "emergency: every device back to its last known-good config",
-                plain)
-    common_args(c)
-    state_args(c)
-    c.add_argument("--last-known-good", action="store_true",
-                   help="restore the backups of the last deployment (the default)")
-    c.add_argument("--to", help="a deployment id: restore the backups taken before it; a git "
-                                "revision: render that intent and deploy it")
-    c.add_argument("--force", action="store_true",
-                   help="break the network lock first (recorded): a running deploy stops")
-    c.add_argument("--offline", action="store_true",
-                   help="origin is unreachable: work from this clone's copy of the state "
-                        "branch and merge the record into origin on the next run")
-    c.set_defaults(batch_size=100, confirm_timeout=120, canary=None, yes=True)
-    c = command("lock", "show who holds the network lock, or --break a stale one", ("text",))
-    c.add_argument("--break", dest="break_", action="store_true")
-    c.add_argument("--state", choices=("fs", "git"))
-    c.add_argument("--state-dir")

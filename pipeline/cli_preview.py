@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline import cli_change
+from pipeline import cli_args, cli_change
 from pipeline.build import build
 from pipeline.change import diff as diffs
 from pipeline.change.offline import PreviewError, preview
@@ -32,7 +32,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def _offline(args: argparse.Namespace) -> int:
     if not args.base:
         raise cli_change.Refused("--offline needs --base REV: the revision to compare with")
-    if args.lab and cli_change.target() != "lab":
+    if args.lab and cli_args.target() != "lab":
         raise cli_change.Refused("--offline contacts no device; drop --lab")
     root = Path(args.root).resolve()
     out = cli_change.diff_out(args, root)

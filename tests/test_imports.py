@@ -1,0 +1,73 @@
+"""`netpipe validate` and `render` start without what only the change commands need.
+
+Start-up is judged by the import graph, never by a clock: a fresh interpreter runs the
+command, then lists the modules it loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+CHANGE_ONLY = {"napalm", "nornir", "nornir_napalm", "netmiko", "paramiko", "cryptography",
+               "napalm_frr", "pipeline.change", "pipeline.verify", "pipeline.lab",
+               "pipeline.cli_change", "pipeline.cli_deploy", "pipeline.cli_preview",
+               "pipeline.cli_lab"}
+"""Device access, the state store, the lab and their libraries."""
+PARSE_ONLY = CHANGE_ONLY | {"ciscoconfparse2", "loguru", "hier_config", "rich"}
+"""Building the parser needs none of the above, nor the IOS lint's parser (and what it
+pulls in: rich, loguru, hier_config), which loads only when an IOS config is linted."""
+
+PROGRAM = """
+import json, sys
+from pipeline import cli
+cli.parser()
+before = sorted(sys.modules)
+code = cli.main(sys.argv[1:]) if sys.argv[1:] else 0
+print(json.dumps({"parser": before, "after": sorted(sys.modules), "code": code}))
+"""
+
+
+def _loaded(*argv: str) -> dict[str, object]:
+    proc = subprocess.run([sys.executable, "-c", PROGRAM, *argv], capture_output=True,
+                          text=True, check=True, cwd=REPO)
+    result: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
+    return result
+
+
+def _hits(modules: object, names: set[str]) -> list[str]:
+    assert isinstance(modules, list)
+    return sorted(m for m in modules
+                  if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_building_the_parser_imports_no_command_s_libraries() -> None:
+    loaded = _loaded()
+    assert _hits(loaded["parser"], PARSE_ONLY) == []
+
+
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_validate_and_render_load_no_device_library(command: str, tmp_path: object) -> None:
+    argv = [command, "--root", str(REPO)]
+    if command == "render":
+        argv += ["--out", f"{tmp_path}/out"]
+    loaded = _loaded(*argv)
+    assert loaded["code"] == 0
+    assert _hits(loaded["after"], CHANGE_ONLY) == []
+
+
+def test_a_change_command_still_finds_its_handler() -> None:
+    """The handler table names modules by string: each one must import and exist."""
+    import importlib
+
+    from pipeline.cli import HANDLERS
+
+    for command, handler in HANDLERS.items():
+        if isinstance(handler, str):
+            module, _, name = handler.partition(":")
+            assert callable(getattr(importlib.import_module(module), name)), command
