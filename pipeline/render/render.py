@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import shutil
 import traceback
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import TemplateSyntaxError
@@ -18,6 +18,7 @@ from jinja2 import TemplateSyntaxError
 from pipeline import files
 from pipeline.design import Device
 from pipeline.findings import Finding, Loc, clip
+from pipeline.render import pool
 from pipeline.render.environment import (
     BoundedEnvironment,
     ConfinedLoader,
@@ -95,22 +96,76 @@ def _refusal(exc: files.Refused, root: Path, base: Path) -> Finding:
                       "templates are regular files inside templates/, never symbolic links")
 
 
-def render(devices: dict[str, Device], root: Path, secrets: Mapping[str, str] | None = None
-           ) -> tuple[dict[str, Rendered], list[Finding]]:
+Outcome = list[tuple[str, str | None, list[Finding]]]
+"""One device's templates: (template, text or None, findings), in template order."""
+SPENT = ("NP014", "NP203")
+"""A template refused or over a limit: the same for every device, said once."""
+
+
+@dataclass(frozen=True)
+class _Renderer:
+    """Renders a share of the devices; a worker process inherits it (and compiles each
+    platform's templates once, on first use)."""
+
+    devices: Mapping[str, Device]
+    root: Path
+    base: Path
+    folder: str
+    secrets: Mapping[str, str] | None
+    names: Mapping[str, list[str]]
+    envs: dict[str, BoundedEnvironment] = field(default_factory=dict)
+
+    def env(self, platform: str) -> BoundedEnvironment:
+        if platform not in self.envs:
+            self.envs[platform] = environment(ConfinedLoader(self.base, self.tfolder(platform)),
+                                              self.secrets)
+        return self.envs[platform]
+
+    def tfolder(self, platform: str) -> str:
+        return f"{self.folder}/{platform}" if self.folder else platform
+
+    def __call__(self, hosts: Sequence[str]) -> list[Outcome]:
+        return [self.device(host) for host in hosts]
+
+    def device(self, host: str) -> Outcome:
+        device = self.devices[host]
+        env = self.env(device.platform)
+        shown = _rel(self.base / self.tfolder(device.platform), self.root)
+        outcome: Outcome = []
+        spent: set[str] = set()  # as in the replay: do not spend a refused budget again
+        for tname in self.names[device.platform]:
+            if tname in spent:
+                continue
+            found: list[Finding] = []
+            text = _render_one(env, tname, device, host, f"{shown}/{tname}", self.root,
+                               self.base, found)
+            if text is not None and not _placeholders_declared(
+                    text, self.secrets or {}, env, tname, f"{shown}/{tname}", host, found):
+                text = None
+            if text is None and any(f.code in SPENT for f in found):
+                spent.add(tname)
+            outcome.append((tname, text, found))
+        return outcome
+
+
+def render(devices: dict[str, Device], root: Path, secrets: Mapping[str, str] | None = None,
+           *, processes: int | None = None) -> tuple[dict[str, Rendered], list[Finding]]:
     """Every device's files from its platform's templates; ``secrets`` are the declared ones
-    (name -> kind): a template may name no other."""
+    (name -> kind): a template may name no other.
+
+    Devices render in worker processes (:mod:`pipeline.render.pool`; ``processes``
+    overrides how many); the outcome is replayed in device order, so files and findings
+    are the same as from one process: a template refused or over a limit is reported
+    for the first device that hit it, and no later device renders it."""
     try:
         base, folder = template_source(root)
     except files.Refused as exc:
         return {}, [_refusal(exc, root, root)]
     findings: list[Finding] = []
-    result: dict[str, Rendered] = {}
-    envs: dict[str, BoundedEnvironment] = {}
     names: dict[str, list[str]] = {}
-    spent: set[tuple[str, str]] = set()
+    todo: list[str] = []
     for name, device in devices.items():
         tfolder = f"{folder}/{device.platform}" if folder else device.platform
-        shown = _rel(base / tfolder, root)
         if device.platform not in names:
             try:
                 names[device.platform] = _names(base, tfolder)
@@ -119,28 +174,27 @@ def render(devices: dict[str, Device], root: Path, secrets: Mapping[str, str] | 
                 names[device.platform] = []
                 continue
             if not names[device.platform]:
-                findings.append(Finding.at(Loc(shown), "NP201",
+                findings.append(Finding.at(Loc(_rel(base / tfolder, root)), "NP201",
                                            f"no templates for platform {device.platform!r}",
                                            f"add {device.platform}/<file>.j2 templates"))
-        if not names[device.platform]:
-            continue
-        env = envs.setdefault(device.platform,
-                              environment(ConfinedLoader(base, tfolder), secrets))
+        if names[device.platform]:
+            todo.append(name)
+    job = _Renderer(devices, root, base, folder, secrets, names)
+    outcomes = [o for part in pool.run(job, todo, processes=processes) for o in part]
+    result: dict[str, Rendered] = {}
+    spent: set[tuple[str, str]] = set()
+    for name, outcome in zip(todo, outcomes, strict=True):
+        platform = devices[name].platform
         rendered: dict[str, str] = {}
-        for tname in names[device.platform]:
-            if (device.platform, tname) in spent:
+        for tname, text, found in outcome:
+            if (platform, tname) in spent:
                 continue
-            before = len(findings)
-            text = _render_one(env, tname, device, name, f"{shown}/{tname}", root, base,
-                               findings)
-            if text is not None and _placeholders_declared(text, secrets or {}, env, tname,
-                                                           f"{shown}/{tname}", name, findings):
+            findings += found
+            if text is not None:
                 rendered[tname.removesuffix(".j2")] = text
-            elif any(f.code in ("NP014", "NP203") for f in findings[before:]):
-                # Refused or over a limit: the same for every device; say it once and do
-                # not spend the budget again.
-                spent.add((device.platform, tname))
-        result[name] = Rendered(name, device.platform, rendered)
+            elif any(f.code in SPENT for f in found):
+                spent.add((platform, tname))
+        result[name] = Rendered(name, platform, rendered)
     return result, findings
 
 
