@@ -481,6 +481,36 @@ def test_same_result_whichever_parser_produces_the_events(monkeypatch: pytest.Mo
     assert load_error("a: 0322\n").finding == load_error("a: 0322\n").finding
 
 
+BAD_DOCUMENTS = [
+    "a: " + "[" * 2000 + "]" * 2000 + "\n",   # libyaml stops at 1,000 levels, we at 64
+    "a: [1, 2\nb: 3\n",                      # unclosed flow sequence
+    "a: 1\n\tb: 2\n",                        # tab indentation
+    "a: *nowhere\n",                          # unknown alias
+    "a: 1\na: 2\n",                           # duplicate key (ours)
+    "a: 'x\x01y'\n",                          # a control character (the reader's)
+    "a: {b: 1\n",                             # unclosed flow mapping at the end
+    "--- 1\n--- 2\n",                         # two documents (ours)
+    "a: b: c\n",                              # mapping values not allowed here
+]
+
+
+@pytest.mark.parametrize("text", BAD_DOCUMENTS)
+def test_the_same_finding_from_either_parser(text: str, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    """A file libyaml refuses is parsed again by PyYAML's parser: every error finding is
+    the one the pure-Python parser (and the loader's own limits) give."""
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML without libyaml")
+    monkeypatch.setattr(loader, "PARSER", yaml.CSafeLoader)
+    fast = load_error(text).finding
+    monkeypatch.setattr(loader, "PARSER", yaml.SafeLoader)
+    assert fast == load_error(text).finding
+
+
+def test_libyaml_parses_by_default() -> None:
+    assert loader.PARSER is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 # --------------------------------------------------------------------------- limits
 
 

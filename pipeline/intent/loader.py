@@ -36,8 +36,13 @@ MAX_KEY_CHARS = 128
 MAX_INT_DIGITS = 20  # ints beyond 64 bits mean nothing in intent (and int() of huge text is slow)
 LOC_KEY = "__loc__"
 
-PARSER: type[Any] = yaml.SafeLoader
-"""Where events come from; libyaml's ``yaml.CSafeLoader`` gives the same events faster."""
+PARSER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""Where events come from: libyaml's parser (six times faster than PyYAML's own) gives the
+same events with the same marks (line and column in characters). A file it cannot parse
+is parsed again by PyYAML's, so that every error finding (message, line, column) is the
+one PyYAML's parser and this loader's limits give: libyaml reads ahead, and stops at its
+own nesting limit (1,000) before the loader's (64) is reached."""
+FALLBACK: type[Any] = yaml.SafeLoader
 UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 """Control characters, line and paragraph separators, and invisible or bidi formatting
 characters: a line break would add config lines; the invisible ones make a reviewer
@@ -503,28 +508,42 @@ def load_text(file: str, text: str) -> Document:
         ))
     try:
         root = _compose(file, yaml.parse(text, Loader=PARSER))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
-        raise LoadError(Finding.at(
-            loc, "NP001", f"YAML syntax error: {clip(exc.problem or exc, 80)}",
-            "check indentation and quoting around this line",
-        )) from None
-    except yaml.reader.ReaderError as exc:
-        raise LoadError(Finding.at(
-            _char_loc(file, text, exc.position), "NP006",
-            f"file contains a control character {chr(exc.character)!r}"
-            if isinstance(exc.character, int) else "file contains an unreadable character",
-            "remove it: intent files are plain text",
-        )) from None
-    except yaml.YAMLError:
-        raise LoadError(Finding.at(Loc(file, 1, 1), "NP001", "YAML error",
-                                   "check the file")) from None
+    except yaml.YAMLError as exc:
+        if PARSER is FALLBACK:
+            raise _yaml_error(file, text, exc) from None
+        root = _parse_again(file, text)
     if root is None:
         return Document(file, None, {(): Loc(file, 1, 1)})
     builder = _Builder(file)
     data = builder.build(root, (), ())
     return Document(file, data, builder.marks)
+
+
+def _parse_again(file: str, text: str) -> _Node | None:
+    """PyYAML's own parser on a file libyaml refused: its finding, or the loader's."""
+    try:
+        return _compose(file, yaml.parse(text, Loader=FALLBACK))
+    except yaml.YAMLError as exc:
+        raise _yaml_error(file, text, exc) from None
+
+
+def _yaml_error(file: str, text: str, exc: yaml.YAMLError) -> LoadError:
+    """The finding for a YAML error of PyYAML's parser on ``text``."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
+        return LoadError(Finding.at(
+            loc, "NP001", f"YAML syntax error: {clip(exc.problem or exc, 80)}",
+            "check indentation and quoting around this line",
+        ))
+    if isinstance(exc, yaml.reader.ReaderError):
+        return LoadError(Finding.at(
+            _char_loc(file, text, exc.position), "NP006",
+            f"file contains a control character {chr(exc.character)!r}"
+            if isinstance(exc.character, int) else "file contains an unreadable character",
+            "remove it: intent files are plain text",
+        ))
+    return LoadError(Finding.at(Loc(file, 1, 1), "NP001", "YAML error", "check the file"))
 
 
 def read_file(root: Path, rel: str) -> Document:
