@@ -93,3 +93,24 @@ def test_a_template_over_a_limit_is_reported_once_in_any_number_of_processes(
         assert "running.conf" not in one[0]["s0010-sw2"].files  # after the limit: skipped
     finally:
         shutil.rmtree(estate / "templates")
+
+
+def test_lint_finds_the_same_in_one_or_two_processes(estate: Path) -> None:
+    """Python checks in worker processes, vtysh and nft side by side, nft batched: the
+    findings and their order are those of one file at a time."""
+    import dataclasses
+
+    from pipeline.render.lint import lint
+
+    result = build(estate, run_lint=False)
+    rendered = dict(result.rendered)
+    core = rendered["s0003-core1"]
+    rendered["s0003-core1"] = dataclasses.replace(core, files={
+        **core.files, "nftables.conf": core.files["nftables.conf"].replace(
+            "tcp dport 443", "tcp dport 99999", 1),
+        "frr.conf": core.files["frr.conf"].replace("router ospf", "router ospf\n bogus", 1)})
+    one = lint(rendered, processes=1)
+    assert one == lint(rendered, processes=2)
+    assert sorted({(f.code, f.file) for f in one}) == [
+        ("NP310", "build/configs/s0003-core1/frr.conf"),
+        ("NP311", "build/configs/s0003-core1/nftables.conf")]

@@ -11,17 +11,19 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from pipeline import system
 from pipeline.findings import Finding, Loc, Severity, clip
+from pipeline.render import nftcheck, pool
 from pipeline.render.render import Rendered
 
 VTYSH = "vtysh"
@@ -194,33 +196,16 @@ def lint_frr(name: str, text: str) -> list[Finding]:
                                    "fix the FRR template (vtysh --dryrun)")]
 
 
-_NETNS = ["-n"] if os.geteuid() == 0 else ["-rn"]
-"""A throw-away network namespace; a user namespace too when not root. Inside a user
-namespace netlink cannot enlarge its buffer, so a large ruleset (2,000 rules) fails with
-"Message too long" there although nft accepts it: as root, no user namespace is needed."""
-
-
 def lint_nft(name: str, text: str) -> list[Finding]:
-    nft, unshare = _tool(NFT), _tool("unshare")
-    if nft is None or unshare is None:
+    tools = _nft_tools()
+    if tools is None:
         return [_missing(name, system.NFT, system.UNSHARE)]
-    with tempfile.NamedTemporaryFile("w", suffix=".nft", prefix="netpipe-") as tmp:
-        tmp.write(text)
-        tmp.flush()
-        proc = _run([unshare, *_NETNS, nft, "--check", "-f", tmp.name])
-        path = tmp.name
-    if proc.returncode == 0:
-        return []
-    findings = []
-    for m in re.finditer(rf"^{re.escape(path)}:(\d+):(\d+)(?:-\d+)?: Error: (.*)$",
-                         proc.stderr, re.M):
-        findings.append(Finding.at(Loc(name, int(m[1]), int(m[2])), "NP311",
-                                   f"nftables rejects this line: {clip(m[3].strip(), 160)}",
-                                   "fix the nftables template (nft --check)"))
-    return findings or [Finding.at(Loc(name), "NP311",
-                                   "nftables rejects the ruleset: "
-                                   f"{clip(proc.stderr.strip(), 160)}",
-                                   "fix the nftables template (nft --check)")]
+    return nftcheck.check(tools, name, text)
+
+
+def _nft_tools() -> nftcheck.Tools | None:
+    nft, unshare = _tool(NFT), _tool("unshare")
+    return nftcheck.Tools(nft, unshare) if nft is not None and unshare is not None else None
 
 
 LINTERS: dict[tuple[str, str], Callable[[str, str], list[Finding]]] = {
@@ -228,16 +213,56 @@ LINTERS: dict[tuple[str, str], Callable[[str, str], list[Finding]]] = {
     ("frr", "frr.conf"): lint_frr,
     ("frr", "nftables.conf"): lint_nft,
 }
+EXTERNAL = {("frr", "frr.conf"), ("frr", "nftables.conf")}
+"""Checked by another program (vtysh, nft): run in threads, not in worker processes."""
+
+_Item = tuple[str, str, str, str]  # (shown name, platform, file name, text)
 
 
-def lint(rendered: dict[str, Rendered], prefix: str = "build/configs") -> list[Finding]:
-    """Lint every rendered file; findings name ``<prefix>/<host>/<file>``."""
-    return list(_lint_all(rendered, prefix))
+def lint(rendered: dict[str, Rendered], prefix: str = "build/configs", *,
+         processes: int | None = None) -> list[Finding]:
+    """Lint every rendered file; findings name ``<prefix>/<host>/<file>``, in host and file
+    order. Python checks run in worker processes, vtysh and nft runs side by side (one
+    per core) with nftables rulesets batched (:mod:`pipeline.render.nftcheck`)."""
+    items = [(f"{prefix}/{host}/{fname}", item.platform, fname, text)
+             for host, item in sorted(rendered.items())
+             for fname, text in sorted(item.files.items())
+             if (item.platform, fname) in LINTERS]
+    found: dict[int, list[Finding]] = {}
+    local = [i for i, it in enumerate(items) if (it[1], it[2]) not in EXTERNAL]
+
+    def python(share: Sequence[int]) -> list[list[Finding]]:
+        return [LINTERS[items[i][1], items[i][2]](items[i][0], items[i][3]) for i in share]
+
+    results = [r for part in pool.run(python, local, processes=processes) for r in part]
+    found.update(zip(local, results, strict=True))
+    found.update(_external(items, [i for i in range(len(items)) if i not in found],
+                           processes))
+    return [f for i in range(len(items)) for f in found.get(i, [])]
 
 
-def _lint_all(rendered: dict[str, Rendered], prefix: str) -> Iterator[Finding]:
-    for host, item in sorted(rendered.items()):
-        for fname, text in sorted(item.files.items()):
-            linter = LINTERS.get((item.platform, fname))
-            if linter is not None:
-                yield from linter(f"{prefix}/{host}/{fname}", text)
+def _external(items: list[_Item], todo: list[int], processes: int | None
+              ) -> dict[int, list[Finding]]:
+    """vtysh one file per run (its node context would carry from one config into the next
+    in a shared run), nft in batches; the runs themselves in parallel threads."""
+    jobs: list[Callable[[], list[tuple[int, list[Finding]]]]] = []
+    tools = _nft_tools()
+    nft = [i for i in todo if items[i][2] == "nftables.conf"] if tools is not None else []
+
+    def alone(i: int) -> list[tuple[int, list[Finding]]]:
+        name, platform, fname, text = items[i]
+        return [(i, LINTERS[platform, fname](name, text))]
+
+    def batch(tools: nftcheck.Tools, share: list[int]) -> list[tuple[int, list[Finding]]]:
+        results = nftcheck.check_batch(tools, [(items[i][0], items[i][3]) for i in share])
+        return list(zip(share, results, strict=True))
+
+    batched = set(nft)
+    jobs += [partial(alone, i) for i in todo if i not in batched]
+    if tools is not None:
+        position = {items[i][0]: i for i in nft}
+        for group in nftcheck.batches([(items[i][0], items[i][3]) for i in nft]):
+            jobs.append(partial(batch, tools, [position[name] for name, _ in group]))
+    count = processes if processes is not None else pool.workers()
+    with ThreadPoolExecutor(max_workers=max(1, count)) as executor:
+        return dict(pair for done in executor.map(lambda job: job(), jobs) for pair in done)
