@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,32 @@ def test_a_vlan_added_by_the_benchmark_is_valid(tmp_path: Path, plan: str) -> No
 def test_the_estate_has_a_size_limit(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at most 1024 sites"):
         generate(tmp_path / "net", 10_300)
+
+
+def _changed(root: Path, change: Callable[[], None]) -> list[str]:
+    before = build(root, run_lint=False)
+    change()
+    after = build(root, run_lint=False)
+    assert before.ok and after.ok, "\n".join(map(str, after.findings))
+    return sorted(h for h, r in after.rendered.items() if r.files != before.rendered[h].files)
+
+
+def test_one_vlan_changes_only_its_site_where_zones_are_aggregated(tmp_path: Path) -> None:
+    """Zones that declare their aggregate: a VLAN added at one site changes its core (the
+    gateway) and the switch its trunk reaches, and no other router's ruleset."""
+    root = generate(tmp_path / "net", 102, "zone").root
+    assert _changed(root, lambda: add_vlan(root, site=4)) == ["s0005-core1", "s0005-sw1"]
+
+
+def test_without_aggregates_every_router_learns_the_vlan(tmp_path: Path) -> None:
+    """The contrast: zones made of every site's own /24 change every router's sets."""
+    estate = generate(tmp_path / "net", 102, "site")
+    changed = _changed(estate.root, lambda: add_vlan(estate.root, site=4, plan="site"))
+    assert len(changed) == estate.routers + 1  # every router, and the switch
+
+
+def test_rulesets_and_acls_do_not_grow_with_the_estate(tmp_path: Path) -> None:
+    small = build(generate(tmp_path / "small", 42).root, run_lint=False)
+    large = build(generate(tmp_path / "large", 162).root, run_lint=False)
+    for host in ("s0001-core1", "s0001-sw2"):
+        assert small.rendered[host].files == large.rendered[host].files
