@@ -14,6 +14,7 @@ from pipeline.design import Device, design
 from pipeline.findings import Finding, has_errors, sorted_findings
 from pipeline.intent.parse import Intent, parse
 from pipeline.intent.rules import check
+from pipeline.render.cache import Cache
 from pipeline.render.lint import lint
 from pipeline.render.render import Rendered, render
 
@@ -24,13 +25,19 @@ class Build:
     devices: dict[str, Device] = field(default_factory=dict)
     rendered: dict[str, Rendered] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    reused: int = 0
+    """Devices whose configs came from build/cache (unchanged inputs): not rendered, not
+    linted again."""
 
     @property
     def ok(self) -> bool:
         return not has_errors(self.findings)
 
 
-def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs") -> Build:
+def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs",
+          incremental: bool = False) -> Build:
+    """``incremental``: reuse build/cache for devices whose inputs did not change
+    (:mod:`pipeline.render.cache`) and keep what this build renders and lints clean."""
     result = Build()
     intent, findings = parse(root)
     result.findings = findings
@@ -43,12 +50,24 @@ def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs
         result.findings = sorted_findings(findings)
         return result
     result.devices = design(intent)
-    rendered, render_findings = render(result.devices, root, intent.network.secrets)
+    declared = intent.network.secrets
+    store = Cache.open(root) if incremental else None
+    keys = store.keys(result.devices, declared) if store else {}
+    kept = store.load(keys) if store else {}
+    todo = {h: d for h, d in result.devices.items() if h not in kept}
+    rendered, render_findings = render(todo, root, declared)
     findings += render_findings
     if not has_errors(render_findings):
-        result.rendered = rendered
+        result.rendered = {h: kept.get(h) or rendered[h] for h in result.devices
+                           if h in kept or h in rendered}
+        result.reused = len(kept)
         if run_lint:
-            findings += lint(rendered, out_prefix)
+            found = lint(rendered, out_prefix)
+            findings += found
+            if store is not None and not render_findings:  # keep only what is clean
+                flagged = {f.file.removeprefix(f"{out_prefix}/").split("/")[0]
+                           for f in found}
+                store.save([r for h, r in rendered.items() if h not in flagged], keys)
     result.findings = sorted_findings(findings)
     if not result.ok:
         result.rendered = {}

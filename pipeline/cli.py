@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pipeline
 from pipeline import cli_args
-from pipeline.build import build
-from pipeline.render import output
+from pipeline.build import Build, build
+from pipeline.render import cache, output
 from pipeline.report import FORMATS, render_findings
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DEVICE, EXIT_ROLLED_BACK, EXIT_BUG = 0, 1, 2, 3, 4, 5
@@ -39,8 +39,18 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
+def _say_reused(result: Build) -> None:
+    """How much of the estate this run built (on stderr: machine formats stay clean)."""
+    if result.reused:
+        built = len(result.rendered) - result.reused
+        print(f"netpipe: rendered and linted {built} of {len(result.rendered)} devices; "
+              f"{result.reused} unchanged since an earlier build ({cache.FOLDER})",
+              file=sys.stderr)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    result = build(_root(args))
+    result = build(_root(args), incremental=args.cache)
+    _say_reused(result)
     print(render_findings(result.findings, args.format))
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
@@ -61,7 +71,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         output.check(out, root)
     except output.OutputRefused as exc:
         return _usage(f"render --out refused, nothing written: {exc}")
-    result = build(root, out_prefix=_display(out, root))
+    result = build(root, out_prefix=_display(out, root), incremental=args.cache)
+    _say_reused(result)
     hosts: dict[str, dict[str, object]] = {}
     if result.ok:
         paths = output.write(result.rendered, out)
@@ -111,9 +122,13 @@ def parser() -> argparse.ArgumentParser:
                        help="on an internal error, print the traceback")
         return c
 
-    command("validate", "check intent, inventory and rendered configs offline")
+    validate = command("validate", "check intent, inventory and rendered configs offline")
     c = command("render", "validate, then write build/configs/<host>/<file>")
     c.add_argument("--out", help="output directory (default: ROOT/build/configs)")
+    for each in (validate, c):
+        each.add_argument("--no-cache", dest="cache", action="store_false",
+                          help=f"render and lint every device again (default: reuse "
+                               f"{cache.FOLDER} for devices whose inputs did not change)")
     c = command("lab", "build, remove, show the namespace lab, or reboot one of its routers",
                 ("text", "json"))
     c.add_argument("action", choices=("up", "down", "status", "reboot"))

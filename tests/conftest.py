@@ -62,3 +62,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"FAILED: {len(_SKIPPED)} test(s) skipped in CI, where every test must run: "
             + ", ".join(_SKIPPED[:10]), red=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_build_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build from scratch: a config kept by an earlier test (with other patches in
+    place) must not stand in for this one's. tests/test_incremental.py turns it back on."""
+    from pipeline.render import cache
+
+    monkeypatch.setattr(cache, "machine_key", lambda: None)

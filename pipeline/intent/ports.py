@@ -7,6 +7,7 @@ abbreviations (``Gi1/0/1``) that must compare equal to the full name, Linux does
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from netutils.interface import canonical_interface_name
 
@@ -19,8 +20,11 @@ VLAN_MIN, VLAN_MAX = 1, 4094
 _VLAN_ID = re.compile(r"[0-9]+\Z")
 
 
+@lru_cache(maxsize=65536)
 def normalise(name: str, platform: str) -> str:
-    """The canonical spelling of ``name`` on ``platform`` (IOS abbreviations expanded)."""
+    """The canonical spelling of ``name`` on ``platform`` (IOS abbreviations expanded).
+
+    Cached: an estate spells the same few hundred port names on every switch."""
     name = name.strip()
     if platform == "ios":
         return str(canonical_interface_name(name))

@@ -1,0 +1,219 @@
+"""Incremental builds: a device whose inputs did not change is not rendered or linted again.
+
+Each device's key is a content hash of everything its configs are made from: its design
+record (every fact a template can print), the templates of its platform (every file in
+the folder, includes too), the declared secrets, netpipe's own code, and the linters it
+is checked with (vtysh and nft by path and file identity, root or not). What a clean
+build rendered for a key is kept in ``build/cache/<host>.json`` and used as long as the
+key is the same; only configs with no finding at all are kept.
+
+The cache lives in the repository's ``build/`` folder, which a merge request could fill:
+so every entry carries an HMAC under a key that never leaves this machine
+(``$XDG_CACHE_HOME/netpipe/cache.key``, else ``~/.cache/netpipe/cache.key``). An entry
+that is not this machine's own, a symlink, an oversized file or anything malformed is a
+miss, never an error; a machine without a private key builds everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import pickle
+import secrets
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline import files
+from pipeline.design import Device, Firewall
+from pipeline.render.render import Rendered, template_root
+
+FOLDER = "build/cache"
+MAX_ENTRY = 16 * 1024 * 1024
+_CODE = Path(__file__).resolve().parent.parent
+
+
+def _key_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "netpipe" / "cache.key"
+
+
+def machine_key() -> bytes | None:
+    """This machine's private key (made on first use, mode 0600), or None if it cannot be."""
+    path = _key_file()
+    try:
+        st = path.lstat()
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o077:
+            key = path.read_bytes()
+            return key if len(key) == 32 else None
+        return None
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return None
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
+class _Fingerprints:
+    """Content hashes of design records, through pickle (C speed; the Python version is in
+    the key). A set is pickled sorted (its order varies between runs); the parts of the
+    firewall every router shares are hashed once per build, not once per router. Equal
+    bytes need equal content, so a fingerprint can miss but never mistake a change."""
+
+    def __init__(self) -> None:
+        self.shared: dict[tuple[int, ...], tuple[Any, bytes]] = {}
+
+    def of(self, device: Device) -> bytes:
+        h = hashlib.sha256()
+        for f in dataclasses.fields(device):
+            value = getattr(device, f.name)
+            if isinstance(value, (frozenset, set)):
+                data = _pickle(sorted(value))
+            elif isinstance(value, Firewall):
+                data = self._firewall(value)
+            else:
+                data = _pickle(value)
+            h.update(f.name.encode() + b"=" + hashlib.sha256(data).digest())
+        return h.digest()
+
+    def _firewall(self, fw: Firewall) -> bytes:
+        parts = [(f.name, getattr(fw, f.name)) for f in dataclasses.fields(fw)
+                 if f.name != "bgp_peers"]
+        ident = tuple(id(v) for _, v in parts)
+        seen = self.shared.get(ident)
+        if seen is None or any(a is not b for a, (_, b) in zip(seen[0], parts, strict=True)):
+            seen = (tuple(v for _, v in parts), _pickle(parts))
+            self.shared[ident] = seen
+        return seen[1] + _pickle(fw.bgp_peers)
+
+
+def _pickle(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=5)
+
+
+def _tree(root: Path) -> bytes:
+    """Hash of every regular file under ``root`` (names and contents), in name order."""
+    h = hashlib.sha256()
+    for folder, _, names in sorted(os.walk(root, followlinks=False)):
+        if "__pycache__" in Path(folder).parts:
+            continue
+        for name in sorted(names):
+            path = Path(folder, name)
+            with contextlib.suppress(OSError):
+                if stat.S_ISREG(path.lstat().st_mode):
+                    h.update(str(path.relative_to(root)).encode() + b"\0")
+                    h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.digest()
+
+
+def _tools() -> bytes:
+    """The linters this build runs: a new vtysh or nft, or root or not, is another key."""
+    import shutil
+
+    from pipeline.render import nftcheck
+
+    parts = [f"root={nftcheck.AS_ROOT} python={sys.version}"]
+    for tool in ("vtysh", "nft", "unshare"):
+        where = shutil.which(tool)
+        if where is not None:
+            st = os.stat(where)
+            parts.append(f"{tool}={where}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+    return "\n".join(parts).encode()
+
+
+@dataclass
+class Cache:
+    root: Path
+    key: bytes
+    salt: dict[str, bytes] = field(default_factory=dict)  # platform -> hash of the rest
+    fingerprints: _Fingerprints = field(default_factory=_Fingerprints)
+
+    @classmethod
+    def open(cls, root: Path) -> Cache | None:
+        key = machine_key()
+        return cls(root, key) if key is not None else None
+
+    def _salt(self, platform: str, declared: Mapping[str, str]) -> bytes:
+        if platform not in self.salt:
+            h = hashlib.sha256(b"netpipe-cache-1")
+            h.update(_tree(_CODE))
+            h.update(_tree(template_root(self.root) / platform))
+            h.update(json.dumps(sorted(declared.items())).encode())
+            h.update(_tools())
+            self.salt[platform] = h.digest()
+        return self.salt[platform]
+
+    def keys(self, devices: Mapping[str, Device], declared: Mapping[str, str]
+             ) -> dict[str, str]:
+        """Each device's key; none when the templates cannot be read (render says why)."""
+        try:
+            for platform in {d.platform for d in devices.values()}:
+                self._salt(platform, declared)
+        except files.Refused:
+            return {}
+        return {host: hashlib.sha256(self._salt(d.platform, declared) + host.encode() + b"\0"
+                                     + self.fingerprints.of(d)).hexdigest()
+                for host, d in devices.items()}
+
+    def _mac(self, host: str, key: str, platform: str, texts: Mapping[str, str]) -> str:
+        body = json.dumps([host, key, platform, sorted(texts.items())]).encode()
+        return hmac.new(self.key, body, hashlib.sha256).hexdigest()
+
+    def load(self, keys: Mapping[str, str]) -> dict[str, Rendered]:
+        """The kept configs of every host whose key is unchanged (and whose entry is this
+        machine's own)."""
+        found: dict[str, Rendered] = {}
+        for host, key in keys.items():
+            try:
+                entry = json.loads(files.read_bytes(self.root, f"{FOLDER}/{host}.json",
+                                                    MAX_ENTRY))
+                if not isinstance(entry, dict) or entry.get("key") != key:
+                    continue
+                platform, texts = entry["platform"], entry["files"]
+                if not (isinstance(platform, str) and isinstance(texts, dict)
+                        and all(isinstance(t, str) for t in texts.values())):
+                    continue
+                if hmac.compare_digest(str(entry.get("mac")),
+                                       self._mac(host, key, platform, texts)):
+                    found[host] = Rendered(host, platform, dict(texts))
+            except (files.Refused, OSError, ValueError, KeyError, TypeError):
+                continue
+        return found
+
+    def save(self, rendered: Iterable[Rendered], keys: Mapping[str, str]) -> None:
+        """Keep these configs (clean, just built) under their keys; best effort."""
+        folder = self.root / FOLDER
+        try:
+            for part in (self.root / "build", folder):
+                if part.is_symlink():
+                    return
+                part.mkdir(exist_ok=True)
+        except OSError:
+            return
+        for item in rendered:
+            key = keys.get(item.host)
+            if key is None:
+                continue
+            entry = {"key": key, "platform": item.platform, "files": item.files,
+                     "mac": self._mac(item.host, key, item.platform, item.files)}
+            with contextlib.suppress(OSError):
+                fd, tmp = tempfile.mkstemp(prefix=f".{item.host}.", dir=folder)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    json.dump(entry, out)
+                os.replace(tmp, folder / f"{item.host}.json")

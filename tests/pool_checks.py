@@ -1,0 +1,90 @@
+"""Checks of forked work, run by tests/test_pool.py in a fresh interpreter.
+
+pool.run forks only in a single-threaded process, and a test session may have threads
+left from earlier tests (SSH stand-ins, lab helpers): there these checks would pass
+without a fork. Each function raises AssertionError on failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.estate import generate
+from pipeline.build import build
+from pipeline.render import pool
+from pipeline.render.lint import lint
+from pipeline.render.render import SHIPPED_TEMPLATES, render
+
+
+def _pids(items: Sequence[int]) -> list[tuple[int, int]]:
+    return [(item, os.getpid()) for item in items]
+
+
+def shared() -> None:
+    items = list(range(200))
+    done = [pair for part in pool.run(_pids, items, processes=2) for pair in part]
+    assert [item for item, _ in done] == items
+    assert os.getpid() not in {pid for _, pid in done}, "not forked"
+
+
+def _estate() -> Path:
+    return generate(Path(tempfile.mkdtemp()) / "net", 102).root
+
+
+def renders_the_same() -> None:
+    root = _estate()
+    result = build(root, run_lint=False)
+    assert result.ok and result.intent is not None
+    secrets = result.intent.network.secrets
+    one = render(result.devices, root, secrets, processes=1)
+    two = render(result.devices, root, secrets, processes=2)
+    assert one == two
+    assert len(one[0]) == 102 and not one[1]
+
+
+def limit_reported_once() -> None:
+    """A limit some devices hit: reported for the first of them, the rest not rendered,
+    exactly as one process does it."""
+    root = _estate()
+    shutil.copytree(SHIPPED_TEMPLATES, root / "templates")
+    ios = root / "templates" / "ios" / "running.conf.j2"
+    ios.write_text("{% if d.name.endswith('sw3') %}{% for i in range(9999) %}"
+                   "{% for j in range(9999) %}x{% endfor %}{% endfor %}{% endif %}\n"
+                   + ios.read_text())
+    result = build(root, run_lint=False)
+    assert result.intent is not None and result.devices
+    secrets = result.intent.network.secrets
+    one = render(result.devices, root, secrets, processes=1)
+    two = render(result.devices, root, secrets, processes=2)
+    assert one == two
+    limits = [f for f in one[1] if f.code == "NP203"]
+    assert len(limits) == 1 and limits[0].message.startswith("s0001-sw3:")
+    assert "running.conf" in one[0]["s0001-sw2"].files
+    assert "running.conf" not in one[0]["s0010-sw2"].files  # after the limit: skipped
+
+
+def lints_the_same() -> None:
+    """Python checks in worker processes, vtysh and nft side by side, nft batched: the
+    findings and their order are those of one file at a time."""
+    result = build(_estate(), run_lint=False)
+    rendered = dict(result.rendered)
+    core = rendered["s0003-core1"]
+    rendered["s0003-core1"] = dataclasses.replace(core, files={
+        **core.files, "nftables.conf": core.files["nftables.conf"].replace(
+            "tcp dport 443", "tcp dport 99999", 1),
+        "frr.conf": core.files["frr.conf"].replace("router ospf", "router ospf\n bogus", 1)})
+    one = lint(rendered, processes=1)
+    assert one == lint(rendered, processes=2)
+    assert sorted({(f.code, f.file) for f in one}) == [
+        ("NP310", "build/configs/s0003-core1/frr.conf"),
+        ("NP311", "build/configs/s0003-core1/nftables.conf")]
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]]()

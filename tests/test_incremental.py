@@ -1,0 +1,107 @@
+"""Incremental builds: only what a change reaches is rendered and linted again, and the
+cache in build/ can never put into a config what the templates did not."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks.estate import add_vlan, generate
+from pipeline.build import build
+from pipeline.cli import main
+from pipeline.render import cache
+from pipeline.render.cache import FOLDER
+from pipeline.render.render import SHIPPED_TEMPLATES
+
+MACHINE_KEY = cache.machine_key  # conftest turns the cache off for every other test
+
+
+@pytest.fixture
+def estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "private"))
+    monkeypatch.setattr(cache, "machine_key", MACHINE_KEY)
+    return generate(tmp_path / "net", 102).root
+
+
+def _files(result: object) -> dict[str, dict[str, str]]:
+    rendered = getattr(result, "rendered")  # noqa: B009 (Build, typed loosely here)
+    return {h: r.files for h, r in rendered.items()}
+
+
+def test_an_unchanged_estate_is_not_built_again(estate: Path) -> None:
+    first = build(estate, incremental=True)
+    assert first.ok and first.reused == 0
+    second = build(estate, incremental=True)
+    assert second.ok and second.reused == 102
+    assert _files(second) == _files(first)
+
+
+def test_one_vlan_rebuilds_the_devices_it_reaches(estate: Path) -> None:
+    build(estate, incremental=True)
+    add_vlan(estate, site=2)
+    again = build(estate, incremental=True)
+    assert again.ok and again.reused == 100  # s0003-core1 and s0003-sw1 built again
+    assert _files(again) == _files(build(estate))  # the same as a build from scratch
+
+
+def test_a_template_change_rebuilds_its_platform(estate: Path) -> None:
+    build(estate, incremental=True)
+    shutil.copytree(SHIPPED_TEMPLATES, estate / "templates")
+    ios = estate / "templates" / "ios" / "running.conf.j2"
+    ios.write_text(ios.read_text().replace("no ip http server", "no ip http server\n!"))
+    again = build(estate, incremental=True)
+    assert again.ok and again.reused == 12  # the routers: their templates are unchanged
+    assert "no ip http server\n!\n" in again.rendered["s0001-sw1"].files["running.conf"]
+
+
+def test_a_planted_cache_entry_is_never_used(estate: Path) -> None:
+    """build/ is in the repository: a merge request could commit a cache entry with the
+    right key and its own config. Entries carry an HMAC under this machine's key."""
+    build(estate, incremental=True)
+    entry_path = estate / FOLDER / "s0001-sw1.json"
+    entry = json.loads(entry_path.read_text())
+    entry["files"]["running.conf"] += "username evil privilege 15 secret 0 x\n"
+    entry_path.write_text(json.dumps(entry))
+    os.symlink(entry_path, estate / FOLDER / "link.json")
+    (estate / FOLDER / "s0001-sw2.json").unlink()
+    os.symlink(entry_path, estate / FOLDER / "s0001-sw2.json")
+    again = build(estate, incremental=True)
+    assert again.ok and again.reused == 100
+    assert "evil" not in again.rendered["s0001-sw1"].files["running.conf"]
+
+
+def test_without_a_private_key_everything_is_built(estate: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    build(estate, incremental=True)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the key's folder should be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    again = build(estate, incremental=True)
+    assert again.ok and again.reused == 0
+
+
+def test_a_device_with_findings_is_not_kept(estate: Path) -> None:
+    shutil.copytree(SHIPPED_TEMPLATES, estate / "templates")
+    nft = estate / "templates" / "frr" / "nftables.conf.j2"
+    original = nft.read_text()
+    nft.write_text(original.replace("tcp dport 179", "tcp dport 99999"))  # hubs peer BGP
+    assert not build(estate, incremental=True).ok
+    assert not (estate / FOLDER / "hub1.json").exists()
+    nft.write_text(original)
+    assert build(estate, incremental=True).reused == 90  # frr templates changed back
+
+
+def test_the_run_says_how_many_devices_it_built(estate: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--root", str(estate)]) == 0
+    capsys.readouterr()
+    add_vlan(estate, site=0)
+    assert main(["validate", "--root", str(estate)]) == 0
+    err = capsys.readouterr().err
+    assert "rendered and linted 2 of 102 devices; 100 unchanged" in err
+    assert main(["validate", "--root", str(estate), "--no-cache"]) == 0
+    assert "unchanged" not in capsys.readouterr().err
