@@ -15,13 +15,12 @@ import pytest
 from tests.conftest import REPO
 
 CHANGE_ONLY = {"napalm", "nornir", "nornir_napalm", "netmiko", "paramiko", "cryptography",
-               "napalm_frr", "pipeline.change", "pipeline.verify", "pipeline.lab",
-               "pipeline.cli_change", "pipeline.cli_deploy", "pipeline.cli_preview",
-               "pipeline.cli_lab"}
-"""Device access, the state store, the lab and their libraries."""
-PARSE_ONLY = CHANGE_ONLY | {"ciscoconfparse2", "loguru", "hier_config", "rich"}
-"""Building the parser needs none of the above, nor the IOS lint's parser (and what it
-pulls in: rich, loguru, hier_config), which loads only when an IOS config is linted."""
+               "napalm_frr", "hier_config", "rich", "pipeline.change", "pipeline.verify",
+               "pipeline.lab", "pipeline.cli_change", "pipeline.cli_deploy",
+               "pipeline.cli_preview", "pipeline.cli_lab"}
+"""Device access, the IOS remediation, the state store, the lab and their libraries."""
+PARSE_ONLY = CHANGE_ONLY
+"""Building the parser needs none of them either."""
 
 PROGRAM = """
 import json, sys
