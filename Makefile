@@ -11,7 +11,8 @@ PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
 # The resolver that writes requirements.lock (`make lock`); the lock pins the uv that installs it.
 UV_VERSION := 0.13.9
 
-.PHONY: setup system venv node demo test test-newest check lint typecheck golden lock clean
+.PHONY: setup system venv node demo test test-newest check lint typecheck golden lock clean \
+	bench
 
 setup: system venv
 
@@ -55,6 +56,17 @@ test-newest:
 	@newest=$$($(PYTHON) scripts/newest-python $(PYTHON)) || { echo "test-newest: no second interpreter, nothing run"; exit 1; }; \
 	echo "test-newest: the suite on $$newest, in .venv-newest"; \
 	$(MAKE) --no-print-directory test PYTHON=$$newest VENV=.venv-newest
+
+# Benchmarks on generated estates (minutes; never part of `make test`): docs/benchmarks.md
+# and docs/benchmarks-estate.png. Ansible and matplotlib live in .venv-bench only.
+BENCH_SIZES ?= 1000,2000,5000
+BENCH_RUNS ?= 3
+bench: setup
+	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install -q -r benchmarks/requirements.txt
+	$(PY) -m benchmarks.bench_estate --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS) \
+	  --ansible .venv-bench/bin/ansible-playbook --plot-python .venv-bench/bin/python \
+	  --write docs/benchmarks.md
 
 # Regenerate the golden configs after an intended template or intent change; review the diff.
 golden: venv
