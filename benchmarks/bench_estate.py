@@ -36,6 +36,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks import sections
+
 REPO = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- bench_estate: begin -->", "<!-- bench_estate: end -->"
 PLOT = "docs/benchmarks-estate.png"
@@ -422,13 +424,7 @@ def main() -> int:
         subprocess.run([args.plot_python, str(REPO / "benchmarks" / "plot.py"), str(data),
                         str(REPO / PLOT)], check=True)
     if args.write:
-        path = Path(args.write)
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        if BEGIN in text and END in text:
-            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        path.write_text(text)
+        sections.replace(Path(args.write), BEGIN, END, section)
     return 0
 
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks import sections
 from benchmarks.scale import many_rules, many_vlans
 from pipeline.build import Build, build
 
@@ -106,13 +107,7 @@ def main() -> int:
     ])
     print(section)
     if args.write:
-        path = Path(args.write)
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        if BEGIN in text and END in text:
-            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        path.write_text(text)
+        sections.replace(Path(args.write), BEGIN, END, section)
     return 0
 
 
