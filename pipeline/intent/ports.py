@@ -31,9 +31,9 @@ def normalise(name: str, platform: str) -> str:
     return name
 
 
-def _ranges(spec: str | list[str]) -> list[tuple[str, int, int] | str]:
+def _ranges(spec: str | list[str] | tuple[str, ...]) -> list[tuple[str, int, int] | str]:
     """Items of a port spec: a name, or (prefix, lo, hi); ValueError before any expansion."""
-    items = spec if isinstance(spec, list) else spec.split(",")
+    items = spec.split(",") if isinstance(spec, str) else spec
     result: list[tuple[str, int, int] | str] = []
     for raw in items:
         item = raw.strip()
@@ -65,6 +65,12 @@ def expand(spec: str | list[str], platform: str) -> list[str]:
 
     Raises ValueError on a malformed, reversed or oversized range.
     """
+    return list(_expanded(spec if isinstance(spec, str) else tuple(spec), platform))
+
+
+@lru_cache(maxsize=4096)
+def _expanded(spec: str | tuple[str, ...], platform: str) -> tuple[str, ...]:
+    """expand(), cached: every switch of an estate spells the same few port ranges."""
     names: list[str] = []
     for item in _ranges(spec):
         if isinstance(item, str):
@@ -72,7 +78,7 @@ def expand(spec: str | list[str], platform: str) -> list[str]:
         else:
             prefix, lo, hi = item
             names.extend(normalise(f"{prefix}{n}", platform) for n in range(lo, hi + 1))
-    return names
+    return tuple(names)
 
 
 def _vlan_id(text: str, part: str, top: int = VLAN_MAX) -> int:
@@ -91,6 +97,12 @@ def vlan_list(spec: list[int] | str) -> list[int]:
     """
     if isinstance(spec, list):
         return sorted(set(spec))
+    return list(_vlan_ids(spec))
+
+
+@lru_cache(maxsize=4096)
+def _vlan_ids(spec: str) -> tuple[int, ...]:
+    """vlan_list() of a string, cached: trunks repeat the same lists."""
     ids: set[int] = set()
     for part in spec.split(","):
         part = part.strip()
@@ -104,4 +116,4 @@ def vlan_list(spec: list[int] | str) -> list[int]:
         if end < start:
             raise ValueError(f"reversed VLAN range {excerpt(part)}")
         ids.update(range(start, end + 1))
-    return sorted(ids)
+    return tuple(sorted(ids))

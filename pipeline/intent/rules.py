@@ -420,8 +420,9 @@ def _interface_uses(intent: Intent) -> Iterator[tuple[str, str, Loc, str]]:
                     ports = expand(group.interfaces, "ios")
                 except ValueError:
                     continue
+                where, what = group.at("interfaces"), f"access ports {group.interfaces}"
                 for port in ports:
-                    yield name, port, group.at("interfaces"), f"access ports {group.interfaces}"
+                    yield name, port, where, what
 
 
 @rule("NP110", "interface the device does not have")
