@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -19,9 +20,9 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, order=True)
-class Loc:
-    """A position in a source file (1-based line and column)."""
+class Loc(NamedTuple):
+    """A position in a source file (1-based line and column). A tuple, not a dataclass:
+    the loader makes one for every key and item of every file (at 5,000 devices, 340,000)."""
 
     file: str
     line: int = 0

@@ -25,7 +25,7 @@ def _node_classes() -> list[type[model.Node]]:
 def _lax(schema: Any, path: str = "") -> Iterator[str]:
     """Paths of int/bool schemas that would coerce (210.0 -> 210, "yes" -> True)."""
     if isinstance(schema, dict):
-        if schema.get("type") == "dataclass":  # Source/Loc positions, not intent values
+        if schema.get("type") in ("dataclass", "named-tuple"):  # Source/Loc: not intent
             return
         if schema.get("type") in ("int", "bool") and not schema.get("strict"):
             yield path

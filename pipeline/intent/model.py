@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from functools import cache
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -92,6 +93,14 @@ Map = Annotated[dict[K, V], BeforeValidator(_drop_loc)]
 """A mapping used as data (name -> thing): the loader's position entry is not a key."""
 
 
+@cache
+def _known_keys(cls: type[BaseModel]) -> frozenset[str]:
+    """The keys a model accepts (field names and aliases), once per class: the check runs
+    for every object of every file."""
+    return frozenset({f.alias or name for name, f in cls.model_fields.items()}
+                     | set(cls.model_fields))
+
+
 class Node(BaseModel):
     """Base of every intent object: strict keys, immutable, knows where it was written."""
 
@@ -118,7 +127,7 @@ class Node(BaseModel):
         """Report unknown keys with a did-you-mean hint, then validate the rest."""
         if not isinstance(data, dict) or not isinstance(info.context, dict):
             return data
-        known = {f.alias or name for name, f in cls.model_fields.items()} | set(cls.model_fields)
+        known = _known_keys(cls)
         unknown = [k for k in data if k not in known]
         if not unknown:
             return data
