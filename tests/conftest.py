@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,9 +66,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_build_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_build_cache() -> Iterator[None]:
     """Tests build from scratch: a config kept by an earlier test (with other patches in
-    place) must not stand in for this one's. tests/test_incremental.py turns it back on."""
+    place) must not stand in for this one's. tests/test_incremental.py turns it back on.
+
+    Not through ``monkeypatch``: an autouse fixture that requests it moves its teardown
+    after every other fixture's, so a test's environment changes would still be in place
+    when a lab fixture redeploys the base network."""
     from pipeline.render import cache
 
-    monkeypatch.setattr(cache, "machine_key", lambda: None)
+    real = cache.machine_key
+    cache.machine_key = lambda: None
+    yield
+    cache.machine_key = real
