@@ -33,11 +33,14 @@ def _fifo(rel: str) -> object:
 
 
 def _device(net: Net) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("creating a device node needs root")
     path = net.path(HQ)
     path.unlink()
-    os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 5))  # like /dev/zero
+    try:  # like /dev/zero: opened, it would read forever
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 5))
+    except PermissionError:
+        # Without CAP_MKNOD only a 0:0 character device (an overlayfs whiteout, which any
+        # user may make since Linux 5.8) can be made: the same kind of file to refuse.
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
 
 
 def _sites_dir(net: Net) -> None:
