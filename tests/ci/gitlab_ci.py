@@ -144,10 +144,18 @@ class Project:
         argv = [str(GCL), "--force-shell-executor",
                 "--shell-isolation", "--home", str(self.path.parent / "gcl-home"),
                 "--max-job-name-padding", "0"]
+        # gitlab-ci-local 4.65 sets CI_PROJECT_DIR to /builds/<group>/<project> for a job
+        # with an image even under --force-shell-executor, where the job runs in its copy
+        # .gitlab-ci-local/builds/<job>: a cache path built on it ($CI_PROJECT_DIR/.cache)
+        # would be a folder of this machine, shared by every run and owned by whoever made
+        # it first. Point it at the job's copy, as a runner does (job names here are plain).
+        builds = f"{self.path}/.gitlab-ci-local/builds"
+        variables = {"CI_BUILDS_DIR": builds, "CI_PROJECT_DIR": f"{builds}/$CI_JOB_NAME",
+                     **variables}
         for name, value in variables.items():
             argv += ["--variable", f"{name}={value}"]
-        if variables:  # overriding CI_PIPELINE_SOURCE & co. is the point: no warning for it
-            argv += ["--ignore-predefined-vars", ",".join(variables)]
+        # overriding CI_PIPELINE_SOURCE & co. is the point: no warning for it
+        argv += ["--ignore-predefined-vars", ",".join(variables)]
         for name in unset:
             argv += ["--unset-variable", name]
         return argv

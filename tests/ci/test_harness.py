@@ -12,6 +12,8 @@ from tests.ci.gitlab_ci import Project
 
 PIPELINE = """\
 stages: [build, check]
+default:
+  image: debian:12
 builds:
   stage: build
   script: [echo built > out.txt]
@@ -53,3 +55,16 @@ def test_manual_jobs_run_only_when_started(project: Project) -> None:
     run = project.run("by-hand", manual=["by-hand"])
     run.assert_passed("by-hand")
     assert "by hand" in run.log("by-hand")
+
+
+def test_a_job_runs_in_its_own_project_dir(project: Project) -> None:
+    """$CI_PROJECT_DIR is the job's own copy of the project, as on a runner, also for a
+    job with an image: paths built on it (caches) stay inside the scratch project."""
+    (project.path / ".gitlab-ci.yml").write_text(PIPELINE.replace(
+        "script: [echo built > out.txt]", 'script: [echo "dir=$CI_PROJECT_DIR pwd=$PWD"]'))
+    project.git("commit", "-qam", "print the project dir")
+    run = project.run("builds")
+    run.assert_passed("builds")
+    found = re.search(r"dir=(/\S*) pwd=(/\S*)", run.log("builds"))
+    assert found, run.log("builds")
+    assert found[1] == found[2] == str(project.path / ".gitlab-ci-local" / "builds" / "builds")
