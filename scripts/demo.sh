@@ -16,10 +16,10 @@ expect 0 validate --root "$here"
 step "2. Render every device's configs (secrets stay placeholders)"
 expect 0 render --root "$here"
 
+# Not root: a clean stop, exit 0 (README), in one line that says what needs root.
 if [ "$(id -u)" != 0 ]; then
   echo
-  echo "Not root: the rest of the demo builds a lab of network namespaces with FRR daemons,"
-  echo "which needs root. Stopping after validate and render (sudo make demo for all of it)."
+  echo "demo: stopped after render: the lab (network namespaces, FRR daemons) needs root; sudo make demo runs the whole story"
   exit 0
 fi
 
