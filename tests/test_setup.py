@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -160,3 +161,136 @@ def test_gitlab_ci_local_is_pinned_with_its_lock() -> None:
     assert all(p.get("integrity") for name, p in lock["packages"].items() if name)
     assert "./scripts/setup-node" in (REPO / "Makefile").read_text()
     assert "npm ci" in (REPO / "scripts" / "setup-node").read_text()
+
+
+# --------------------------------------------------------------------------- the set-up scripts
+
+# What `make demo` and `make test` run before any Python: the Makefile's recipes and the
+# shell scripts they (and CI) call. A program they run must come from a package that a
+# bare debian:12 has (minbase: Essential or Priority required, and apt) or from one that
+# the set-up installs, with what those depend on.
+SCRIPTS = ("Makefile", "scripts/demo.sh", "scripts/setup-venv", "scripts/setup-node",
+           "scripts/newest-python", ".ci/run", ".ci/setup")
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # what packages install; no pyenv, no venv
+_PREFIXES = {"if", "then", "else", "elif", "do", "while", "until", "!", "exec", "time", "{",
+             "command", "env", "/usr/bin/env"}  # a command follows
+_NO_COMMAND = {"for", "case", "set", "local", "export", "trap", "read", "declare"}
+_SEPARATORS = re.compile(r"&&|\|\||[;|&(`]|\$\(")
+# quoted text is a message or another language's program (awk, python -c), unless it holds
+# a command substitution
+_QUOTED = re.compile(r"'[^']*'|\"(?:[^\"$\\]|\\.|\$(?!\())*\"")
+_ABSOLUTE = re.compile(r"(?<![\w$/.)}-])/(?:usr/)?s?bin/[\w.+-]+")
+
+
+def _command_lines(rel: str) -> list[str]:
+    """The lines of ``rel`` that the shell runs: a Makefile's recipe lines, a script's
+    lines outside here-documents; the interpreter of a shebang. Comments dropped."""
+    lines: list[str] = []
+    text = (REPO / rel).read_text()
+    shebang = text.splitlines()[0]
+    if shebang.startswith("#!"):
+        lines.append(shebang[2:].strip())
+        if "python" in shebang:
+            return lines  # the rest is Python: it runs programs it finds, none by name
+    heredoc = None
+    for line in text.replace("\\\n", " ").splitlines():
+        if heredoc is not None:
+            heredoc = None if line.strip() == heredoc else heredoc
+            continue
+        if rel == "Makefile" and not line.startswith("\t"):
+            continue
+        line = re.sub(r"(^|\s)#.*", "", line.strip().lstrip("@-"))
+        if here := re.search(r"<<-?\s*['\"]?(\w+)", line):
+            heredoc = here[1]
+        lines.append(line)
+    return lines
+
+
+def _programs(rel: str) -> set[str]:
+    """The program names and absolute paths in command position in ``rel``."""
+    found = set(_ABSOLUTE.findall((REPO / rel).read_text()))
+    for line in _command_lines(rel):
+        for part in _SEPARATORS.split(_QUOTED.sub("''", line)):
+            words = [w for w in part.split() if not re.fullmatch(r"[A-Za-z_]\w*=\S*", w)]
+            while words and words[0] in _PREFIXES:
+                words.pop(0)
+                while words and words[0].startswith("-"):  # env -u NAME, command -v
+                    words = words[2:] if words[0] == "-u" else words[1:]
+            if words and words[0] not in _NO_COMMAND \
+                    and re.fullmatch(r"[a-z][a-z0-9+_.-]*", words[0]):
+                found.add(words[0])
+    return found
+
+
+def _owner(path: str) -> set[str]:
+    """The packages that ship ``path`` (merged /usr: under /bin or /usr/bin)."""
+    candidates = {path, os.path.realpath(path)}
+    candidates |= {re.sub(r"^/usr/", "/", p) for p in candidates}
+    candidates |= {re.sub(r"^/(s?bin)/", r"/usr/\1/", p) for p in candidates}
+    for candidate in sorted(candidates):
+        out = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+        owners = {line.split(":", 1)[0] for line in out.stdout.splitlines()
+                  if not line.startswith("diversion")}
+        if owners:
+            return owners
+    return set()
+
+
+def _installed() -> dict[str, tuple[str, set[str], set[str]]]:
+    """package -> (essential+priority, dependency names, provided names), installed only."""
+    out = subprocess.run(["dpkg-query", "-W", "-f",
+                          "${db:Status-Status}\t${Package}\t${Essential} ${Priority}\t"
+                          "${Pre-Depends}, ${Depends}\t${Provides}\n"],
+                         capture_output=True, text=True, check=True).stdout
+    installed = {}
+    for line in out.splitlines():
+        status, name, kind, depends, provides = line.split("\t")
+        if status == "installed":
+            names = set(re.findall(r"(?:^|[,|]\s*)([a-z0-9][a-z0-9+.-]+)", depends))
+            installed[name] = (kind, names, set(re.findall(r"[a-z0-9][a-z0-9+.-]+(?=\s|,|$)",
+                                                           re.sub(r"\(.*?\)", "", provides))))
+    return installed
+
+
+def _set_up_packages() -> set[str]:
+    """What the set-up installs: the Makefile's list, .ci/setup's and setup-node's."""
+    ci_setup = re.search(r"for p in ([\w .+-]+); do", (REPO / ".ci" / "setup").read_text())
+    node = re.search(r"--no-install-recommends ([\w .+-]+?) >", (
+        REPO / "scripts" / "setup-node").read_text().replace("\\\n", " "))
+    assert ci_setup and node, "the package lists of .ci/setup and scripts/setup-node"
+    return makefile_packages() | set(ci_setup[1].split()) | set(node[1].split())
+
+
+@pytest.mark.skipif(shutil.which("dpkg") is None, reason="not a Debian machine")
+def test_every_program_the_set_up_scripts_run_comes_from_an_installed_package() -> None:
+    installed = _installed()
+    providers: dict[str, set[str]] = {}
+    for name, (_, _, provides) in installed.items():
+        for virtual in provides | {name}:
+            providers.setdefault(virtual, set()).add(name)
+    allowed = {n for n, (kind, _, _) in installed.items()
+               if kind.startswith("yes") or kind.endswith(" required") or n == "apt"}
+    todo = [p for name in _set_up_packages() for p in providers.get(name, ())]
+    while todo:  # the set-up's packages and everything they depend on
+        name = todo.pop()
+        if name not in allowed:
+            allowed.add(name)
+            todo += [p for dep in installed[name][1] for p in providers.get(dep, ())]
+    wrong = {}
+    for rel in SCRIPTS:
+        for program in _programs(rel):
+            path = program if program.startswith("/") else shutil.which(program,
+                                                                        path=SYSTEM_PATH)
+            if path is None or not os.path.exists(path):
+                continue  # not a program here (a word of a message, a venv's tool)
+            owners = _owner(path)
+            if not owners & allowed:
+                wrong[f"{rel}: {program}"] = sorted(owners) or "no package"
+    assert not wrong, f"install these in the Makefile's APT_PACKAGES (or .ci/setup): {wrong}"
+
+
+def test_the_script_parser_finds_commands_not_words() -> None:
+    assert {"apt-get", "dpkg", "id", "git", "sed", "grep", "head", "/usr/bin/python3",
+            "sha256sum", "cut", "awk", "mktemp", "bash", "make", "npm", "node"} \
+        <= set().union(*map(_programs, SCRIPTS))
+    assert "sudo" not in _programs("scripts/demo.sh")  # in a message, not run
