@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.ci import gitlab_ci
 from tests.ci.gitlab_ci import Project
+from tests.conftest import REPO
 
 PIPELINE = """\
 stages: [build, check]
@@ -68,3 +71,67 @@ def test_a_job_runs_in_its_own_project_dir(project: Project) -> None:
     found = re.search(r"dir=(/\S*) pwd=(/\S*)", run.log("builds"))
     assert found, run.log("builds")
     assert found[1] == found[2] == str(project.path / ".gitlab-ci-local" / "builds" / "builds")
+
+
+# ------------------------------------------------- the real .gitlab-ci.yml, one job broken
+
+def real_pipeline_with(broken: str) -> str:
+    """The repository's ``.gitlab-ci.yml`` (its workflow, rules, stages, manual jobs) with
+    every job's set-up and script cut to an echo, and ``broken``'s script failing: the
+    pipeline tests' verdicts, in seconds instead of minutes."""
+    config: dict[str, Any] = yaml.safe_load((REPO / ".gitlab-ci.yml").read_text())
+    config["default"]["before_script"] = ["echo set up"]
+    jobs = [name for name, job in config.items() if isinstance(job, dict) and "script" in job]
+    assert broken in jobs, jobs
+    for name in jobs:
+        config[name]["script"] = ["exit 1"] if name == broken else [f"echo {name} ran"]
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def project_with(tmp_path: Path, broken: str) -> Project:
+    """A project on main running the real pipeline with ``broken`` broken, and a
+    merge-request branch ``change`` that edits one intent file."""
+    project = Project.create(tmp_path, files=[".gitignore", "intent/topology.yaml"])
+    (project.path / ".gitlab-ci.yml").write_text(real_pipeline_with(broken))
+    project.git("add", "-A")
+    project.git("commit", "-qm", f"the real pipeline, {broken} broken")
+    project.push("main")
+    project.git("checkout", "-q", "-b", "change")
+    topology = project.path / "intent" / "topology.yaml"
+    topology.write_text(topology.read_text() + "# a change\n")
+    project.git("commit", "-qam", "a change")
+    project.push("change")
+    project.git("checkout", "-q", "main")
+    return project
+
+
+@pytest.mark.parametrize(("broken", "ran"), [
+    ("validate", {"validate": "FAIL"}),  # the preview waits for validate, as on GitLab
+    ("preview", {"validate": "PASS", "preview": "FAIL"}),
+])
+def test_a_broken_job_fails_the_merge_request_pipeline(tmp_path: Path, broken: str,
+                                                       ran: dict[str, str]) -> None:
+    gitlab_ci.require()
+    project = project_with(tmp_path, broken)
+    try:
+        run = project.run(variables=project.merge_request("change", iid=1),
+                          unset=["CI_COMMIT_BRANCH"])
+    finally:
+        project.git("checkout", "-q", "main")
+    assert run.returncode != 0 and run.jobs == ran, run.output[-3000:]
+    with pytest.raises(AssertionError, match=f"'{broken}': 'FAIL'"):
+        run.assert_passed("validate", "preview")  # what the pipeline tests demand
+
+
+@pytest.mark.parametrize(("broken", "ran"), [
+    ("deploy", {"validate": "PASS", "deploy": "FAIL"}),  # no rollback after a failed stage
+    ("rollback", {"validate": "PASS", "deploy": "PASS", "rollback": "FAIL"}),
+])
+def test_a_broken_job_fails_the_default_branch_pipeline(tmp_path: Path, broken: str,
+                                                        ran: dict[str, str]) -> None:
+    gitlab_ci.require()
+    project = project_with(tmp_path, broken)
+    run = project.run(manual=["deploy", "rollback"])
+    assert run.returncode != 0 and run.jobs == ran, run.output[-3000:]
+    with pytest.raises(AssertionError, match=f"'{broken}': 'FAIL'"):
+        run.assert_passed("validate", "deploy", "rollback")
