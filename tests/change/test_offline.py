@@ -7,20 +7,25 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline.build import build
 from pipeline.change.offline import PreviewError, preview
 from pipeline.cli import main
 from tests.change.test_blast import WH_SW2_HOST, WH_SW2_SITE, WH_SW2_TRUNK, edit, git, repo
+from tests.conftest import REPO
 
-CREDENTIALS = ("NETPIPE_USERNAME", "NETPIPE_PASSWORD", "SNMP_RO_COMMUNITY", "TACACS_KEY",
-               "BGP_ISP_PASSWORD")
+CREDENTIALS = ("NETPIPE_USERNAME", "NETPIPE_PASSWORD", "NETPIPE_STATE_KEY")
 
 
 @pytest.fixture
 def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An MR pipeline: GitLab gives it none of the protected variables."""
-    for name in CREDENTIALS:
+    """An MR pipeline: GitLab gives it none of the protected variables: no device login,
+    no state key, no config secret the example network declares."""
+    network = yaml.safe_load((REPO / "intent" / "network.yaml").read_text())
+    declared = set(network["secrets"])
+    assert {"TACACS_KEY", "BGP_ISP_PASSWORD", "IOS_ENABLE_HASH"} <= declared
+    for name in {*CREDENTIALS, *declared}:
         monkeypatch.delenv(name, raising=False)
 
 

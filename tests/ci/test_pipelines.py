@@ -11,11 +11,14 @@ for the module; the tests run in file order.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography.fernet import Fernet
 
 from pipeline.build import build
@@ -30,6 +33,7 @@ from pipeline.lab.plan import plan
 from tests.ci import gitlab_ci
 from tests.ci.gitlab_api import gitlab_stand_in
 from tests.ci.gitlab_ci import Project
+from tests.conftest import REPO
 from tests.lab.conftest import require_lab, sub_prefix
 
 PREFIX = sub_prefix("g")  # the lab the CI jobs deploy to (NETPIPE_LAB_PREFIX in the jobs)
@@ -40,6 +44,26 @@ CREDENTIALS = ("NETPIPE_USERNAME", "NETPIPE_PASSWORD", "SNMP_RO_COMMUNITY", "TAC
 # The main pipeline's protected state key: a fresh test key, never a real one. The jobs get
 # it as a CI variable and seal the lab's backups with it, as production jobs do.
 STATE_KEY = Fernet.generate_key().decode()
+
+
+def protected_variables() -> set[str]:
+    """The protected CI variables, as the header of .gitlab-ci.yml lists them."""
+    text = (REPO / ".gitlab-ci.yml").read_text()
+    found = re.search(r"^#\s+protected \+ masked[^:]*:(.*?)^#\s+masked, not protected", text,
+                      re.M | re.S)
+    assert found, ".gitlab-ci.yml lists its protected variables in its header"
+    return set(re.findall(r"\b[A-Z][A-Z0-9_]{2,}\b", found[1]))
+
+
+def test_the_preview_job_names_no_credential() -> None:
+    """GitLab gives protected variables to protected branches only, never to a
+    merge-request pipeline: the preview job, and what it inherits, names none of them."""
+    protected = protected_variables()
+    assert set(CREDENTIALS) | {"IOS_ENABLE_HASH", "IOS_BREAKGLASS_HASH"} <= protected
+    config = yaml.safe_load((REPO / ".gitlab-ci.yml").read_text())
+    seen = json.dumps([config["variables"], config["default"], config["preview"]])
+    assert not {name for name in protected if name in seen}
+    assert "NETPIPE_GITLAB_TOKEN" not in protected  # the note's token opens no device
 
 
 def edit(path: Path, old: str, new: str) -> None:
