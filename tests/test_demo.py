@@ -30,7 +30,7 @@ def test_demo_as_another_user_stops_after_render_with_one_line(tmp_path: Path) -
                           stdin=subprocess.DEVNULL)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    assert "no findings" in out and "rendered 10 device(s)" in out
+    assert "$ netpipe validate" in out and "rendered 10 device(s)" in out
     lines = proc.stdout.rstrip().splitlines()
     reason = lines[-1]
     assert lines[-2] == ""  # one line, after a blank one
