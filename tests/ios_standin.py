@@ -342,13 +342,18 @@ class Standin:
                 if not chunk:
                     break
                 data += chunk
+            if len(data) < int(size):
+                return  # an upload cut short leaves no file behind
             with self.device.lock:
                 self.device.commands.append(f"scp {path}")
                 self.device.flash[_name(path)] = data[:int(size)].decode()
             channel.sendall(b"\x00")
             channel.send_exit_status(0)
+        except (OSError, EOFError, paramiko.SSHException):
+            return  # the client hung up mid-upload: a switch drops the session too
         finally:
-            channel.close()
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                channel.close()
 
 
 def target(server: Standin, folder: Path) -> Target:
