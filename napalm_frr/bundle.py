@@ -1,14 +1,17 @@
-"""One candidate string for two config targets.
+"""One candidate string for every config target of a Linux router.
 
-The renderer emits a device's ``frr.conf`` and ``nftables.conf`` as one text, each file introduced
-by a marker line that is a comment in its own syntax::
+The renderer emits a device's ``frr.conf``, ``nftables.conf`` and box files (``interfaces``,
+``sysctl.conf``: see :mod:`napalm_frr.boxfiles`) as one text, each file introduced by a marker
+line that is a comment in its own syntax::
 
     ! netpipe:file frr.conf
     ...FRR config...
     # netpipe:file nftables.conf
     ...nftables ruleset...
+    # netpipe:file interfaces
+    ...ifupdown2 interfaces...
 
-Either file may be absent (that target is then left alone). Pure functions, no I/O except
+Any file may be absent (that target is then left alone). Pure functions, no I/O except
 :func:`read_bundle_dir`.
 """
 
@@ -18,12 +21,14 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from napalm_frr import boxfiles
+
 FRR_CONF = "frr.conf"
 NFT_CONF = "nftables.conf"
-TARGETS: tuple[str, ...] = (FRR_CONF, NFT_CONF)
+TARGETS: tuple[str, ...] = (FRR_CONF, NFT_CONF, *(f.name for f in boxfiles.FILES))
 MARKERS: dict[str, str] = {
     FRR_CONF: "! netpipe:file frr.conf",
-    NFT_CONF: "# netpipe:file nftables.conf",
+    **{name: f"# netpipe:file {name}" for name in TARGETS[1:]},
 }
 _MARKER_RE = re.compile(r"^[!#] netpipe:file (\S+)[ \t]*$")
 
@@ -77,7 +82,8 @@ def join_bundle(files: Mapping[str, str]) -> str:
 
 
 def read_bundle_dir(path: str | Path) -> dict[str, str]:
-    """Read ``frr.conf`` and/or ``nftables.conf`` from a directory (at least one must exist)."""
+    """Read the targets' files (``frr.conf``, ``nftables.conf``, ...) from a directory (at
+    least one must exist)."""
     directory = Path(path)
     if not directory.is_dir():
         raise BundleError(f"{directory} is not a directory")
@@ -87,7 +93,7 @@ def read_bundle_dir(path: str | Path) -> dict[str, str]:
         if (directory / name).is_file()
     }
     if not files:
-        raise BundleError(f"{directory} holds neither {FRR_CONF} nor {NFT_CONF}")
+        raise BundleError(f"{directory} holds none of {', '.join(TARGETS)}")
     return files
 
 

@@ -9,6 +9,12 @@ across a reboot::
     STATE/backup/nftables.conf       running ``table inet netpipe`` before it ("" = absent)
     STATE/backup/nftables.restore    the file that puts that table back atomically
     STATE/backup/saved/...           the files the box booted from before it (``X.absent``: none)
+    STATE/backup/files/<name>        each box file (interfaces, sysctl.conf) the commit changes,
+                                     as it ran before it
+    STATE/backup/sysctl.values       the kernel's values before it of every key either sysctl
+                                     file names (a key the old file lacks still goes back)
+    STATE/applied/<name>             each box file as last applied: what runs (confirm writes it
+                                     to its boot path; see napalm_frr.boxfiles)
     STATE/restore.sh                 restores both targets and the saved files from backup/
     STATE/boot.sh                    the boot hook: a commit never confirmed is reverted before
                                      FRR and nftables load (netpipe-boot.service runs it)
@@ -29,6 +35,8 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+
+from napalm_frr import boxfiles
 
 UNIT = "netpipe-boot.service"
 
@@ -134,12 +142,51 @@ def _persist_fn(paths: DevicePaths) -> str:
   put_back {q(nft_file + '.netpipe.new')} {q(nft_file)} || return 1
   rm -f {q(nft_file + '.netpipe.new')}
 """
+    box_part = "".join(
+        f"""  if [ -e {q(paths.state('applied', f.name))} ]; then
+    if [ -s {q(paths.state('applied', f.name))} ]; then
+      put_back {q(paths.state('applied', f.name))} {q(f.path)} || return 1
+    else rm -f {q(f.path)}; fi
+  fi
+""" for f in boxfiles.FILES)
     return f"""persist() {{
   {vtysh} | clean_running > {q(saved + '.netpipe.new')} || return 1
   [ -s {q(saved + '.netpipe.new')} ] || return 1
   put_back {q(saved + '.netpipe.new')} {q(saved)} || return 1
   rm -f {q(saved + '.netpipe.new')}
-{nft_part}}}
+{nft_part}{box_part}}}
+"""
+
+
+# install_apply NAME SOURCE PATH (needs $state): SOURCE (empty: no file) goes to PATH, what runs
+# is made to match it, it is recorded as applied, and PATH gets back what the box boots from.
+_INSTALL_APPLY = r"""install_apply() {
+  if [ -s "$2" ]; then put_back "$2" "$3" || return 1; else rm -f "$3"; fi
+  apply_box "$1" "$3"; rc=$?
+  mkdir -p "$state/applied" && cp "$2" "$state/applied/$1.tmp" &&
+    mv -f "$state/applied/$1.tmp" "$state/applied/$1" || rc=1
+  put_back "$state/backup/saved/$1" "$3" || rc=1
+  return $rc
+}
+"""
+
+
+def apply_box_script(paths: DevicePaths) -> str:
+    """$1 box file name, $2 its candidate on the device, $3 its boot path: apply it (a commit)."""
+    state = shlex.quote(paths.state_dir.rstrip("/"))
+    return (f"umask 022\nstate={state}\n{_PUT_BACK}{boxfiles.STANDINS}{boxfiles.APPLY}"
+            f"{_INSTALL_APPLY}install_apply \"$1\" \"$2\" \"$3\"\n")
+
+
+def running_box_script(paths: DevicePaths) -> str:
+    """$1 box file name, $2 its boot path: what runs (the applied copy, else the boot file;
+    for sysctl.conf with the kernel's value of each key)."""
+    state = shlex.quote(paths.state_dir.rstrip("/"))
+    return f"""{boxfiles.RUNNING_SYSCTL}state={state}
+f="$state/applied/$1"
+[ -e "$f" ] || f=$2
+[ -e "$f" ] || exit 0
+if [ "$1" = {boxfiles.SYSCTL} ]; then running_sysctl "$f"; else cat -- "$f"; fi
 """
 
 
@@ -152,11 +199,20 @@ def restore_script(paths: DevicePaths) -> str:
     saved = paths.state("backup", "saved")
     nft_back = (f"put_back {q(saved + '/nftables.conf')} {q(paths.nft_file)} || rc=1\n"
                 if paths.nft_file else "")
+    box = "".join(
+        f"if [ -e {q(paths.state('backup', 'files', f.name))} ]; then\n"
+        + (f"  sysctl -q -e -p {q(paths.state('backup', 'sysctl.values'))} >/dev/null 2>&1\n"
+           if f.name == boxfiles.SYSCTL else "")
+        + f"  install_apply {q(f.name)} {q(paths.state('backup', 'files', f.name))} "
+          f"{q(f.path)} || rc=1\nfi\n"
+        for f in boxfiles.FILES)
     return f"""#!/bin/sh
 # Written by napalm_frr at commit time: restores the configuration saved before that commit,
 # running and saved. Self-contained: needs nothing from the controller.
-{_PUT_BACK}rc=0
-{nft_cmd} || rc=1
+umask 022
+state={q(paths.state_dir.rstrip('/'))}
+{_PUT_BACK}{boxfiles.STANDINS}{boxfiles.APPLY}{_INSTALL_APPLY}rc=0
+{box}{nft_cmd} || rc=1
 {reload_cmd} || rc=1
 put_back {q(saved + '/frr.conf')} {q(paths.saved_frr)} || rc=1
 {nft_back}exit $rc
@@ -165,7 +221,8 @@ put_back {q(saved + '/frr.conf')} {q(paths.saved_frr)} || rc=1
 
 def boot_script(paths: DevicePaths) -> str:
     """``boot.sh``, run at boot before FRR starts (and after nftables.service): a commit that
-    was never confirmed gets the boot files it replaced back, then the netpipe table loads."""
+    was never confirmed gets the boot files it replaced back, then the netpipe table loads and,
+    on a kernel without 802.1Q, the VLAN stand-ins are made before the network comes up."""
     q = shlex.quote
     state = q(paths.state_dir.rstrip("/"))
     saved = paths.state("backup", "saved")
@@ -173,19 +230,24 @@ def boot_script(paths: DevicePaths) -> str:
     if paths.nft_file:
         nft_back = f"  put_back {q(saved + '/nftables.conf')} {q(paths.nft_file)}\n"
         nft_load = f"if [ -s {q(paths.nft_file)} ]; then nft -f {q(paths.nft_file)} || rc=1; fi\n"
+    box_back = "".join(f"  put_back {q(saved + '/' + f.name)} {q(f.path)} || rc=1\n"
+                       for f in boxfiles.FILES)
     return f"""#!/bin/sh
 # napalm_frr boot hook (netpipe-boot.service): before FRR and the network come up.
-{_PUT_BACK}state={state}
+{_PUT_BACK}{boxfiles.STANDINS}state={state}
 rc=0
 stale=
 for m in "$state/pending" "$state"/pending.*; do [ -e "$m" ] && stale=1; done
 if [ -n "$stale" ]; then
   put_back {q(saved + '/frr.conf')} {q(paths.saved_frr)} || rc=1
-{nft_back}  rm -f "$state"/pending "$state"/pending.* "$state/revert-at"
+{nft_back}{box_back}  rm -f "$state"/pending "$state"/pending.* "$state/revert-at"
   echo "$(date '+%F %T') boot: a commit that was never confirmed was reverted" \\
     >> "$state/revert.log"
 fi
-{nft_load}exit $rc
+{nft_load}# What runs after a boot is what the box booted from: the applied copies are stale.
+rm -rf "$state/applied"
+standins {q(boxfiles.BY_NAME[boxfiles.INTERFACES].path)} || rc=1
+exit $rc
 """
 
 
@@ -294,17 +356,19 @@ done
 
 
 def backup_script(table_family: str, table: str) -> str:
-    """Save both running targets and the files the box boots from, in one round trip.
+    """Save the running targets and the files the box boots from, in one round trip.
 
-    $1 state dir, $2 saved frr.conf, $3 persisted nft file ("" = none), then the vtysh argv.
-    Files are written aside and renamed at the end, so a failed backup never leaves a
-    half-new backup behind.
+    $1 state dir, $2 saved frr.conf, $3 persisted nft file ("" = none), $4 the candidate folder
+    (its sysctl.conf names keys whose values are kept too), then the vtysh argv. Files are
+    written aside and renamed at the end, so a failed backup never leaves a half-new backup.
     """
+    pairs = " ".join(f'"{f.name}:{f.path}"' for f in boxfiles.FILES)
+    names = " ".join(f.name for f in boxfiles.FILES)
     return rf"""set -e
 umask 077
-state=$1; saved_frr=$2; nft_file=$3; shift 3
-mkdir -p "$state/backup/saved.tmp"
-rm -f "$state/backup/saved.tmp/"*
+state=$1; saved_frr=$2; nft_file=$3; candidate=$4; shift 4
+{boxfiles.SYSCTL_KEYS}mkdir -p "$state/backup/saved.tmp" "$state/backup/files.tmp"
+rm -f "$state/backup/saved.tmp/"* "$state/backup/files.tmp/"*
 "$@" -c 'show running-config' > "$state/backup/frr.raw.tmp"
 {_CLEAN_RUNNING}clean_running < "$state/backup/frr.raw.tmp" > "$state/backup/frr.conf.tmp"
 rm -f "$state/backup/frr.raw.tmp"
@@ -313,17 +377,30 @@ if nft list tables | grep -qxF 'table {table_family} {table}'; then
 fi > "$state/backup/nftables.conf.tmp"
 {{ printf 'table {table_family} {table}\ndelete table {table_family} {table}\n'
    cat "$state/backup/nftables.conf.tmp"; }} > "$state/backup/nftables.restore.tmp"
-for pair in "frr.conf:$saved_frr" "nftables.conf:$nft_file"; do
+for pair in "frr.conf:$saved_frr" "nftables.conf:$nft_file" {pairs}; do
   name=${{pair%%:*}}; src=${{pair#*:}}
   [ -n "$src" ] || continue
   if [ -e "$src" ]; then cp "$src" "$state/backup/saved.tmp/$name"
   else : > "$state/backup/saved.tmp/$name.absent"; fi
 done
-for f in frr.conf nftables.conf nftables.restore; do
+for name in {names}; do
+  [ -e "$candidate/$name" ] || continue  # a commit restores only what it changes
+  if [ -e "$state/applied/$name" ]; then cp "$state/applied/$name" "$state/backup/files.tmp/$name"
+  elif [ -e "$state/backup/saved.tmp/$name" ]; then
+    cp "$state/backup/saved.tmp/$name" "$state/backup/files.tmp/$name"
+  else : > "$state/backup/files.tmp/$name"; fi
+done
+keys=$(sysctl_keys "$state/backup/files.tmp/{boxfiles.SYSCTL}" "$candidate/{boxfiles.SYSCTL}")
+for key in $keys; do
+  value=$(sysctl -n "$key" 2>/dev/null) && printf '%s = %s\n' "$key" "$value"
+done > "$state/backup/sysctl.values.tmp" || true
+for f in frr.conf nftables.conf nftables.restore sysctl.values; do
   mv -f "$state/backup/$f.tmp" "$state/backup/$f"
 done
-rm -rf "$state/backup/saved"
-mv "$state/backup/saved.tmp" "$state/backup/saved"
+for d in saved files; do
+  rm -rf "$state/backup/$d"
+  mv "$state/backup/$d.tmp" "$state/backup/$d"
+done
 """
 
 

@@ -11,7 +11,14 @@ Two config targets per device, handled as one candidate (see :mod:`napalm_frr.bu
 * ``nftables.conf``: only ``table inet netpipe``; checked with ``nft -c -f`` inside the device,
   compared in canonical form, applied atomically (see :mod:`napalm_frr.nft`).
 
-Commits back up both targets into the device's state directory first and restore both if
+and the box's own files (see :mod:`napalm_frr.boxfiles`):
+
+* ``interfaces``: ``/etc/network/interfaces``, checked with ``ifup -a -s -i`` at load time,
+  applied with ``ifreload -a`` (which removes what left the file), verified with ``ifquery -c``.
+* ``sysctl.conf``: ``/etc/sysctl.d/90-netpipe.conf``, applied with ``sysctl -p``, verified by
+  reading each key back from the kernel.
+
+Commits back up every target into the device's state directory first and restore all if
 anything fails; ``commit_config(revert_in=N)`` starts a detached timer *on the device* that
 restores the backup unless ``confirm_commit()`` comes first (see :mod:`napalm_frr.device`).
 
@@ -20,6 +27,8 @@ optional_args:
 ==================  =============================================================================
 ``transport``       ``"ssh"`` (default) or ``"netns"`` (lab)
 ``netns``           namespace name (netns transport)
+``root_dir``        netns: where the lab box keeps its own directories (``transport.BOX_DIRS``;
+                    default ``/run/netpipe/<netns>/root``)
 ``vty_socket``      FRR vty socket directory (default ``/var/run/frr``)
 ``confdir``         FRR config directory for vtysh/frr-reload (default: ``vty_socket`` for netns,
                     ``/etc/frr`` for ssh)
@@ -58,7 +67,7 @@ from napalm.base.exceptions import (
     ReplaceConfigException,
 )
 
-from napalm_frr import bundle, device, frrconf, getters, nft
+from napalm_frr import boxfiles, bundle, device, frrconf, getters, nft
 from napalm_frr.bundle import FRR_CONF, NFT_CONF
 from napalm_frr.transport import NetnsTransport, Result, SshTransport, Transport, TransportError
 
@@ -85,7 +94,9 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
         self.transport: Transport
         if self.transport_name == "netns":
             netns = str(opts.get("netns") or "")
-            self.transport = NetnsTransport(netns, timeout=timeout)
+            root = opts.get("root_dir")
+            self.transport = NetnsTransport(netns, timeout=timeout,
+                                            root=str(root) if root else None)
             vty_socket = str(opts.get("vty_socket", "/var/run/frr"))
             confdir = str(opts.get("confdir", vty_socket))
             state_dir = str(opts.get("state_dir", f"/run/netpipe/{netns}"))
@@ -254,6 +265,18 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
                     text = nft.merge_text(nft.list_table(self.transport), text)
                 canonical_nft = self._check_nft(text, exc_type)
                 candidate[NFT_CONF] = text
+            for box in boxfiles.FILES:
+                if box.name in files:
+                    if merge:
+                        raise exc_type(f"{box.name}: a merge candidate holds frr.conf and "
+                                       "nftables.conf only (a box file is replaced whole)")
+                    text = files[box.name]
+                    wanted = boxfiles.normal_sysctl(text) if box.name == boxfiles.SYSCTL \
+                        else text
+                    if self._running_box(box.name) == wanted:
+                        continue  # what runs already: left alone (not applied, not backed up)
+                    self._check_box(box.name, text, exc_type)
+                    candidate[box.name] = text
         except (TransportError, nft.NftError, CommitError) as exc:
             raise exc_type(str(exc)) from exc
         self._candidate = candidate
@@ -277,6 +300,49 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             return nft.canonicalise(self.transport, path, text)
         except nft.NftError as exc:
             raise exc_type(f"nftables.conf rejected: {exc}") from exc
+
+    def _check_box(self, name: str, text: str, exc_type: type[Exception]) -> None:
+        """Write a box file's candidate to the device and check it with its own tool."""
+        path = f"{self._candidate_dir}/{name}"
+        if name == boxfiles.SYSCTL:
+            errors = boxfiles.sysctl_errors(text)
+            if errors:
+                raise exc_type(f"{name} rejected: {'; '.join(errors)}")
+            argv = ["true"]
+        else:
+            argv = ["ifup", "-a", "-s", "-i", path]
+        check = self._write_then(path, text, argv)
+        if not check.ok:
+            raise exc_type(f"{name} rejected by {argv[0]}: {check.message}")
+
+    def _running_box(self, name: str) -> str:
+        """What runs of a box file (see device.running_box_script)."""
+        result = self._run(["sh", "-c", device.running_box_script(self.paths), "sh", name,
+                            boxfiles.BY_NAME[name].path])
+        if not result.ok:
+            raise CommitError(f"reading the running {name} failed: {result.message}")
+        return result.stdout
+
+    def _box_mismatch(self, name: str, wanted: str) -> str:
+        """"" if what runs of a box file is ``wanted``, else what differs."""
+        if name == boxfiles.INTERFACES:
+            applied = self.paths.state("applied", name)
+            if self._running_box(name) != wanted:
+                return "the applied interfaces file is not the candidate"
+            if not wanted.strip():
+                return ""
+            check = self._run(["ifquery", "-a", "-c", "-i", applied])
+            if check.ok:
+                return ""
+            failed = [" ".join(x.split()) for x in check.stdout.splitlines()
+                      if x.rstrip().endswith("[fail]")]
+            return "the kernel differs from it (ifquery -c): " + \
+                ("; ".join(failed) or check.message)
+        running = self._running_box(name)
+        wanted = boxfiles.normal_sysctl(wanted)
+        if running == wanted:
+            return ""
+        return "\n" + frrconf.unified(running.splitlines(), wanted.splitlines(), name)
 
     def discard_config(self) -> None:
         self._candidate = None
@@ -302,6 +368,13 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
                 running_nft = nft.list_table(self.transport)
                 wanted = self._canonical_nft.splitlines()
                 parts.append(frrconf.unified(running_nft.splitlines(), wanted, NFT_CONF))
+            for box in boxfiles.FILES:
+                if box.name in self._candidate:
+                    text = self._candidate[box.name]
+                    if box.name == boxfiles.SYSCTL:
+                        text = boxfiles.normal_sysctl(text)
+                    parts.append(frrconf.unified(self._running_box(box.name).splitlines(),
+                                                 text.splitlines(), box.name))
         except (TransportError, nft.NftError) as exc:
             raise CommitError(f"compare failed: {exc}") from exc
         return "".join(parts)
@@ -388,14 +461,20 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             [
                 "sh", "-c", device.backup_script(nft.FAMILY, nft.TABLE), "sh",
                 self.paths.state_dir, self.paths.saved_frr, self.paths.nft_file,
-                *self.paths.vtysh_argv(),
+                self._candidate_dir, *self.paths.vtysh_argv(),
             ],
         )  # fmt: skip
         if not result.ok:
             raise CommitError(result.message or f"backup script failed (rc={result.rc})")
 
     def _apply(self, candidate: dict[str, str], wanted_nft: str | None) -> list[str]:
-        """Apply both targets and verify they converged; return error messages (empty: ok)."""
+        """Apply every target and verify it converged; return error messages (empty: ok).
+
+        The ruleset, FRR, then the interfaces and kernel settings (per interface keys need
+        the interface). FRR takes config for interfaces that do not exist yet, and an
+        address an older frr.conf owned is removed by frr-reload before ifreload puts it in
+        place, so a router whose addresses move from frr.conf to its interfaces file keeps
+        them."""
         if wanted_nft is not None:
             path = f"{self._candidate_dir}/nftables.apply"
             result = self._write_then(path, nft.replace_text(wanted_nft), ["nft", "-f", path])
@@ -405,8 +484,19 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             result = self._frr_reload(candidate[FRR_CONF], test=False)
             if not result.ok:
                 return [f"frr-reload.py --reload failed: {result.message}"]
+        for box in boxfiles.FILES:
+            if box.name in candidate:
+                result = self._run(["sh", "-c", device.apply_box_script(self.paths), "sh",
+                                    box.name, f"{self._candidate_dir}/{box.name}", box.path])
+                if not result.ok:
+                    return [f"applying {box.name} failed: {result.message}"]
         # Verify: the device must now be exactly the candidate.
         errors: list[str] = []
+        for box in boxfiles.FILES:
+            if box.name in candidate:
+                mismatch = self._box_mismatch(box.name, candidate[box.name])
+                if mismatch:
+                    errors.append(f"{box.name} did not converge to the candidate: {mismatch}")
         if FRR_CONF in candidate:
             left = self._frr_changes(candidate[FRR_CONF])
             if left:
@@ -437,7 +527,14 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             backup_nft = self.transport.read_file(self.paths.state("backup", NFT_CONF)) or ""
             if nft.list_table(self.transport) != backup_nft:
                 errors.append("nftables differs from the backup after restore")
-        except (nft.NftError, TransportError) as exc:
+            for box in boxfiles.FILES:
+                backup = self.transport.read_file(self.paths.state("backup", "files", box.name))
+                if backup is not None:
+                    mismatch = self._box_mismatch(box.name, backup)
+                    if mismatch:
+                        errors.append(f"{box.name} differs from the backup after restore: "
+                                      f"{mismatch}")
+        except (nft.NftError, TransportError, CommitError) as exc:
             errors.append(str(exc))
         return errors
 
@@ -517,8 +614,9 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
     ) -> dict[str, str]:
         """Configs as bundles (marker-delimited, like candidates).
 
-        ``running``: both targets. ``startup``: what the box boots from, ``CONFDIR/frr.conf`` and
-        the persisted netpipe ruleset (both written at confirm). ``candidate``: the loaded
+        ``running``: every target (a box file as applied; sysctl values as the kernel has them).
+        ``startup``: what the box boots from, ``CONFDIR/frr.conf``, the persisted netpipe
+        ruleset and the box files at their paths (all written at confirm). ``candidate``: the loaded
         candidate. ``full`` changes nothing: FRR
         8.4 has no ``show running-config all``.
         """
@@ -528,15 +626,17 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             raise ValueError(f"retrieve={retrieve!r}")
         configs = {"running": "", "startup": "", "candidate": ""}
         if retrieve in ("all", "running"):
-            configs["running"] = bundle.join_bundle(
-                {FRR_CONF: self._running_frr(), NFT_CONF: nft.list_table(self.transport)}
-            )
+            running = {FRR_CONF: self._running_frr(), NFT_CONF: nft.list_table(self.transport)}
+            running.update({box.name: self._running_box(box.name) for box in boxfiles.FILES})
+            configs["running"] = bundle.join_bundle(running)
         if retrieve in ("all", "startup"):
             saved = {FRR_CONF: self.transport.read_file(self.paths.saved_frr) or ""}
             persisted = self.transport.read_file(self.paths.nft_file) if self.paths.nft_file \
                 else None
             if persisted is not None:
                 saved[NFT_CONF] = persisted.removeprefix(nft.REPLACE_PREAMBLE)
+            for box in boxfiles.FILES:
+                saved[box.name] = self.transport.read_file(box.path) or ""
             configs["startup"] = bundle.join_bundle(saved) if any(saved.values()) else ""
         if retrieve in ("all", "candidate") and self._candidate:
             configs["candidate"] = bundle.join_bundle(self._candidate)

@@ -1,7 +1,10 @@
 """How the driver reaches a device: one small protocol, two implementations.
 
-* :class:`NetnsTransport` (lab): ``ip netns exec NS argv``; files are read and written directly
-  because a network namespace shares the controller's filesystem.
+* :class:`NetnsTransport` (lab): ``ip netns exec NS argv``. A network namespace shares the
+  controller's filesystem, so a lab box gets directories of its own (:data:`BOX_DIRS`: its
+  ``/etc/network``, ``/etc/sysctl.d``, ...): every command runs with the box's copies bind-mounted
+  over those paths (in the private mount namespace ``ip netns exec`` makes), and files are read
+  and written directly, under the box's root where a path is one of its own.
 * :class:`SshTransport` (a real Linux host): paramiko ``exec_command`` with every argument
   ``shlex``-quoted, optionally under ``sudo -n``. File contents travel over stdin, never on a
   command line, so config text is never interpreted by a shell.
@@ -72,16 +75,58 @@ class Transport(Protocol):
         ...
 
 
-class NetnsTransport:
-    """Commands run inside a local network namespace (the lab)."""
+BOX_DIRS: dict[str, str] = {
+    # path on a box: how the lab box's own copy starts ("copy": this machine's, as the package
+    # installed it; "empty": nothing, e.g. what /run holds at boot)
+    "/etc/network": "copy",  # ifupdown2's interfaces file and its own configuration
+    "/run/network": "empty",  # ifupdown2's lock
+    "/var/tmp/network": "empty",  # ifupdown2's state: which interfaces it brought up
+    "/etc/sysctl.d": "empty",
+    "/etc/systemd/system": "empty",  # enabled units (the lab's systemctl stand-in)
+}
+"""The directories a lab box has of its own: the files netpipe deploys live there, so two lab
+routers never share an ``/etc/network/interfaces`` and the machine's own is never touched."""
 
-    def __init__(self, netns: str, timeout: float = 60.0) -> None:
+# $1 the box's root, then its directories up to "--", then the command. The mounts live in the
+# mount namespace `ip netns exec` made for this one command (and the daemons it starts).
+_BOX_VIEW = r"""root=$1; shift
+while [ "$1" != -- ]; do
+  d=$1; how=$2; shift 2
+  if [ ! -d "$root$d" ]; then
+    mkdir -p "$root$d" || exit 97
+    if [ "$how" = copy ] && [ -d "$d" ]; then cp -a "$d/." "$root$d/" || exit 97; fi
+  fi
+  mkdir -p "$d" && mount --bind "$root$d" "$d" || exit 97
+done
+shift
+exec "$@"
+"""
+
+
+class NetnsTransport:
+    """Commands run inside a local network namespace (the lab), with the box's own directories."""
+
+    def __init__(self, netns: str, timeout: float = 60.0, root: str | None = None) -> None:
         if not netns:
             raise ValueError("netns transport needs optional_args['netns']")
         self.netns = netns
         self.timeout = timeout
+        self.root = (root or f"/run/netpipe/{netns}/root").rstrip("/")
         self.description = f"netns {netns}"
         self._open = False
+
+    def box_argv(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` as run in the box: in its namespace, with its own directories."""
+        dirs = [word for item in BOX_DIRS.items() for word in item]
+        return ["ip", "netns", "exec", self.netns, "sh", "-c", _BOX_VIEW, "sh", self.root,
+                *dirs, "--", *argv]
+
+    def host_path(self, path: str) -> Path:
+        """Where a path of the box is on this machine (its own directories are under root)."""
+        for box_dir in BOX_DIRS:
+            if path == box_dir or path.startswith(box_dir + "/"):
+                return Path(self.root + path)
+        return Path(path)
 
     def open(self) -> None:
         if not Path("/run/netns", self.netns).exists():
@@ -97,7 +142,7 @@ class NetnsTransport:
     def run(
         self, argv: Sequence[str], input: str | None = None, timeout: float | None = None
     ) -> Result:
-        cmd = ["ip", "netns", "exec", self.netns, *argv]
+        cmd = self.box_argv(argv)
         try:
             proc = subprocess.run(
                 cmd,
@@ -112,7 +157,7 @@ class NetnsTransport:
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def write_file(self, path: str, text: str) -> None:
-        target = Path(path)
+        target = self.host_path(path)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
@@ -125,7 +170,7 @@ class NetnsTransport:
 
     def read_file(self, path: str) -> str | None:
         try:
-            return Path(path).read_text(encoding="utf-8")
+            return self.host_path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
 

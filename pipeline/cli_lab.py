@@ -11,7 +11,7 @@ from pipeline import cli_change
 from pipeline.build import Build, build
 from pipeline.change.candidate import needed_secrets
 from pipeline.cli import EXIT_FINDINGS, EXIT_OK, _root, _usage
-from pipeline.lab import lab
+from pipeline.lab import lab, netns
 from pipeline.lab.plan import LabPlan, plan
 from pipeline.report import render_findings
 
@@ -61,6 +61,12 @@ def cmd_lab(args: argparse.Namespace) -> int:
         state = f"built in {took:.1f} s" if built else "already up, nothing to do"
         print(f"lab up: {len(labplan.routers)} routers, {len(labplan.peers)} peers, "
               f"{len(labplan.hosts)} test hosts, {len(labplan.namespaces)} namespaces: {state}")
+        print("lab up: routers are bare boxes (ports down, no addresses): the first deploy "
+              "makes every interface")
+        if not netns.kernel_has_8021q():
+            print("lab up: this kernel has no 802.1Q: each VLAN a trunk carries is cabled as "
+                  "its own wire (eth3v110) and the deploy makes eth3.110 as a macvlan on it "
+                  "(docs/decisions.md)")
         return EXIT_OK
     st = lab.status(labplan)
     if args.format == "json":

@@ -21,6 +21,7 @@ from pipeline.intent.parse import Intent
 from pipeline.intent.ports import expand, normalise, vlan_list
 
 Mode = Literal["routed", "access", "trunk", "svi", "loopback", "unused"]
+DEFAULT_MTU = 1500
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Interface:
     mode: Mode
     description: str = ""
     address: IPv4Interface | None = None
+    mtu: int | None = None  # routers: every port and subinterface (DEFAULT_MTU unless set)
+    rp_filter: int | None = None  # routers: reverse-path filter, 1 strict, 2 loose
     vlan: int | None = None
     allowed_vlans: tuple[int, ...] = ()
     native_vlan: int | None = None
@@ -274,6 +277,12 @@ def firewall(intent: Intent, bgp_peers: tuple[IPv4Address, ...],
 # --------------------------------------------------------------------------- devices
 
 
+# Reverse-path filtering per interface: strict where the interface is the only way to the
+# sources behind it (a VLAN, an uplink: spoofed inside addresses from the Internet are dropped),
+# loose on links inside the routed core, where the best path back may be another link.
+RP_STRICT, RP_LOOSE = 1, 2
+
+
 def _router_interfaces(index: _Index, name: str, site: Site | None) -> list[Interface]:
     intent = index.intent
     host = intent.hosts[name]
@@ -284,25 +293,36 @@ def _router_interfaces(index: _Index, name: str, site: Site | None) -> list[Inte
     timers = intent.routing.ospf
     custom = (timers.hello_interval, timers.dead_interval) != (10, 40)
     for link, end, peer, addr in index.links.get(name, ()):
+        mtu = link.mtu or DEFAULT_MTU
         if link.kind == "routed":
             area, cost = end_ospf(link, end)
             desc = link.description or f"to {peer.device} {peer.interface}"
             result.append(Interface(
-                end.interface, "routed", desc, addr, ospf_area=area, ospf_cost=cost,
+                end.interface, "routed", desc, addr, mtu=mtu, rp_filter=RP_LOOSE,
+                ospf_area=area, ospf_cost=cost,
                 ospf_p2p=link.ospf is None or link.ospf.network == "point-to-point",
                 ospf_hello=timers.hello_interval if custom and area is not None else None,
                 ospf_dead=timers.dead_interval if custom and area is not None else None))
         elif site is not None and site.core == name:
-            result.extend(_gateway_subinterfaces(site, end, peer, link))
+            desc = link.description or f"trunk to {peer.device} {peer.interface}"
+            result.append(Interface(end.interface, "trunk", desc, mtu=mtu,
+                                    rp_filter=RP_STRICT,
+                                    allowed_vlans=tuple(vlan_list(link.vlans))))
+            result.extend(_gateway_subinterfaces(site, end, peer, link, mtu))
     for uplink in index.uplinks.get(name, ()):
         desc = uplink.description or f"uplink {uplink.name}"
         result.append(Interface(uplink.interface, "routed", desc, uplink.address,
+                                mtu=uplink.mtu or DEFAULT_MTU, rp_filter=RP_STRICT,
                                 zone=uplink.zone))
-    return sorted(result, key=lambda i: _natural(i.name))
+    used = {i.name for i in result}
+    result += [Interface(port, "unused", "unused", mtu=DEFAULT_MTU, rp_filter=RP_STRICT)
+               for port in expand(host.data.interfaces, host.platform) if port not in used]
+    return sorted(result, key=lambda i: (i.mode != "loopback", _natural(i.name)))
 
 
-def _gateway_subinterfaces(site: Site, end: LinkEnd, peer: LinkEnd, link: Link) -> list[Interface]:
-    """A router's trunk port becomes one subinterface per VLAN it is the gateway of."""
+def _gateway_subinterfaces(site: Site, end: LinkEnd, peer: LinkEnd, link: Link,
+                           mtu: int) -> list[Interface]:
+    """A router's trunk port gets one subinterface per VLAN it is the gateway of."""
     carried = set(vlan_list(link.vlans))
     subifs = []
     for vlan in site.vlans:
@@ -310,8 +330,8 @@ def _gateway_subinterfaces(site: Site, end: LinkEnd, peer: LinkEnd, link: Link) 
             address = IPv4Interface(f"{vlan.gateway_address}/{vlan.subnet.prefixlen}")
             subifs.append(Interface(
                 f"{end.interface}.{vlan.id}", "svi", f"{vlan.name} via {peer.device}",
-                address, vlan=vlan.id, ospf_area=site.ospf_area, ospf_passive=True,
-                zone=vlan.zone,
+                address, mtu=mtu, rp_filter=RP_STRICT, vlan=vlan.id,
+                ospf_area=site.ospf_area, ospf_passive=True, zone=vlan.zone,
             ))
     return subifs
 

@@ -29,10 +29,16 @@ SYSCTL = Need("/sbin/sysctl", "procps", "kernel settings")
 UNSHARE = Need("/usr/bin/unshare", "util-linux", "throw-away namespaces for nft --check")
 SSHD = Need("/usr/sbin/sshd", "openssh-server", "the ssh transport's lab tests")
 RSYNC = Need("/usr/bin/rsync", "rsync", "gitlab-ci-local's per-job checkouts (CI tests)")
+IFUP = Need("/sbin/ifup", "ifupdown2", "interfaces check (ifup -s)")
+IFRELOAD = Need("/sbin/ifreload", "ifupdown2", "interfaces apply (lab routers)")
+IFUPDOWN2_CONF = Need("/etc/network/ifupdown2/ifupdown2.conf", "ifupdown2",
+                      "ifupdown2's settings (the interfaces check starts from them)")
+MOUNT = Need("/bin/mount", "mount", "a lab router's own directories (bind mounts)")
 
-LINT: tuple[Need, ...] = (VTYSH, NFT, UNSHARE)
-LAB: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL)
-ALL: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, UNSHARE, SSHD, RSYNC)
+LINT: tuple[Need, ...] = (VTYSH, NFT, UNSHARE, IFUP, IFUPDOWN2_CONF, SYSCTL, IP)
+LAB: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, IFRELOAD, MOUNT)
+ALL: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, UNSHARE, SSHD, RSYNC, IFUP,
+                         IFRELOAD, MOUNT, IFUPDOWN2_CONF)
 
 
 def missing(needs: Iterable[Need]) -> list[Need]:

@@ -33,9 +33,12 @@ export GIT_COMMITTER_NAME=demo GIT_COMMITTER_EMAIL=demo@example.invalid
 git -C "$work/net" init -q -b main && git -C "$work/net" add -A && git -C "$work/net" commit -qm "example network"
 cd "$work/net"
 
-step "3. Build the lab: every frr router as a namespace, emulated ISP and cloud peers, test hosts per VLAN"
+step "3. Build the lab: bare routers (namespaces with their ports only), emulated ISP and cloud peers, test hosts per VLAN"
 run lab down >/dev/null
 expect 0 lab up
+core="${NETPIPE_LAB_PREFIX:-npl-}gent-core1"
+echo "gent-core1 as cabled: ports down, no address, forwarding $(ip netns exec "$core" sysctl -n net.ipv4.ip_forward)"
+ip -n "$core" -br addr | grep -v '^lo '
 step "4. Dry-run diff against the (still empty) lab routers: what the first deploy will do"
 printf '$ netpipe diff --lab --out build/demo/first-deploy\n'
 "$netpipe" diff --lab --out "$keep/first-deploy" > "$keep/first-deploy.txt" || { echo "demo: diff failed"; exit 1; }
@@ -44,6 +47,8 @@ echo "(the full diff of each router: build/demo/first-deploy/<device>.diff; the 
 head -n 12 "$keep/first-deploy/hq-edge1.diff"
 step "5. Deploy: lock, backups, canary first, commit-confirm, health checks, confirm"
 expect 0 deploy --lab --yes --canary hq-edge1 --batch-size 2
+echo "gent-core1 after its first deploy: every interface from its interfaces file, forwarding $(ip netns exec "$core" sysctl -n net.ipv4.ip_forward)"
+ip -n "$core" -br addr | grep -v -e '^lo ' -e '^eth[0-9]*v'
 step "6. Verify: OSPF, BGP, routes, and real packets through the zone firewall"
 expect 0 verify --lab
 step "7. A merge request with a bad change that passes validation: a static route typo (10.3.10.0/24 for 10.30.10.0/24)"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from pipeline import system
 from pipeline.build import build
 from pipeline.render import lint
-from pipeline.render.lint import lint_frr, lint_ios, lint_nft
+from pipeline.render.lint import lint_frr, lint_interfaces, lint_ios, lint_nft, lint_sysctl
 from tests.conftest import REPO, require
 
 
@@ -64,6 +65,39 @@ def test_nft_check_leaves_host_ruleset_alone() -> None:
 
         listing = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
         assert "netpipe_lint_probe" not in listing.stdout
+
+
+def test_interfaces_rejection_points_at_the_attribute() -> None:
+    require_parsers()
+    text = ("auto lo\niface lo inet loopback\n\nauto eth3.110\niface eth3.110\n"
+            "    address 10.1.10.300/24\n    mtu 1500\n\nauto eth4\niface eth4\n"
+            "    mtux 1500\n")
+    findings = lint_interfaces("x/interfaces", text)
+    assert {(f.code, f.line) for f in findings} >= {("NP312", 6), ("NP312", 11)}, findings
+    assert any("10.1.10.300/24" in f.message for f in findings)
+    assert any("mtux" in f.message for f in findings)
+
+
+def test_interfaces_of_the_example_pass_and_leave_the_machine_alone() -> None:
+    require_parsers()
+    result = build(REPO, run_lint=False)
+    before = Path("/etc/network/interfaces").read_text() if Path(
+        "/etc/network/interfaces").exists() else None
+    for host, item in result.rendered.items():
+        if item.platform == "frr":
+            assert lint_interfaces(f"{host}/interfaces", item.files["interfaces"]) == []
+            assert lint_sysctl(f"{host}/sysctl.conf", item.files["sysctl.conf"]) == []
+    after = Path("/etc/network/interfaces").read_text() if Path(
+        "/etc/network/interfaces").exists() else None
+    assert before == after
+
+
+def test_sysctl_rejection_points_at_the_key() -> None:
+    require_parsers()
+    text = ("net.ipv4.ip_forward = 1\nnet.ipv4.conf.eth3/110.rp_filter = 1\n"
+            "net.ipv4.conf.eth3/110.rp_filtr = 1\nnet.ipv4.ip_forward = maybe\n")
+    findings = lint_sysctl("x/sysctl.conf", text)
+    assert sorted((f.code, f.line) for f in findings) == [("NP313", 3), ("NP313", 4)], findings
 
 
 IOS_OK = """vlan 10

@@ -23,7 +23,11 @@ PLACES = {"/etc/frr", "/etc/machine-id", "/run/frr", "/run/netns", "/run/netpipe
           "/run/netpipe/", "/run/sshd", "/usr/bin", "/usr/lib/frr", "/usr/sbin",
           "/var/lib/netpipe", "/var/run/frr",
           # written on an ssh device by napalm_frr, never needed on this machine
-          "/etc/nftables.d/netpipe.nft", "/etc/systemd/system"}
+          "/etc/nftables.d/netpipe.nft", "/etc/systemd/system",
+          # a router's own files and ifupdown2's directories (napalm_frr.boxfiles, the lab
+          # box's directories in napalm_frr.transport)
+          "/etc/network", "/etc/network/interfaces", "/etc/sysctl.d",
+          "/etc/sysctl.d/90-netpipe.conf", "/run/network", "/var/tmp/network", "/run/"}
 PATH_IN_CODE = re.compile(r"[\"'](/(?:usr|etc|lib|sbin|bin|run|var)/[A-Za-z0-9_./+-]*)[\"']")
 
 

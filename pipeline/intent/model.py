@@ -324,12 +324,18 @@ class OspfLink(Node):
     prefix length; broadcast for a segment shared with devices netpipe does not manage."""
 
 
+Mtu = Annotated[Int, Field(ge=576, le=9216)]
+"""An interface MTU in bytes (IPv4's minimum datagram to a common jumbo frame)."""
+
+
 class Link(Node):
     a: End
     b: End
     kind: Literal["routed", "trunk"] = "routed"
     description: Text = ""
     subnet: IPv4Network | None = None
+    mtu: Mtu | None = None
+    """Both ends (and a trunk's VLAN subinterfaces on a router); 1500 when not given."""
     ospf: OspfLink | None = None
     vlans: list[Int] | str = []
     native_vlan: Int | None = None
@@ -355,6 +361,7 @@ class Uplink(Node):
     import_policy: Name
     export_policy: Name
     description: Text = ""
+    mtu: Mtu | None = None
 
 
 class Topology(Node):

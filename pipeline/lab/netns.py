@@ -195,3 +195,26 @@ def set_forwarding(ns: str, enabled: bool, *, ipv6: bool = True, prefix: str = P
     ns_exec(ns, ["sysctl", "-q", "-w", f"net.ipv4.ip_forward={value}"])
     if ipv6:
         ns_exec(ns, ["sysctl", "-q", "-w", f"net.ipv6.conf.all.forwarding={value}"])
+
+
+def kernel_has_8021q() -> bool:
+    """Whether this kernel makes 802.1Q VLAN devices (tried in a throw-away namespace)."""
+    proc = run(["unshare", "-n", "sh", "-c", "ip link add npq0 type veth peer name npq1 && "
+                "ip link add link npq0 name npq0.7 type vlan id 7"], check=False)
+    return proc.returncode == 0
+
+
+_FRESH = ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter")
+
+
+def fresh_sysctls(ns: str, ports: Sequence[str]) -> None:
+    """Forwarding and reverse-path filtering in ``ns`` (and on each of ``ports``) back to what
+    a fresh namespace has, as after a reboot (read from a throw-away namespace)."""
+    keys = [*_FRESH, "net.ipv4.conf.npq0.rp_filter"]
+    proc = run(["unshare", "-n", "sh", "-c", 'ip link add npq0 type veth peer name npq1 && '
+                'exec sysctl "$@"', "sh", *keys])
+    values = dict(line.split(" = ", 1) for line in proc.stdout.splitlines() if " = " in line)
+    sets = [f"{k}={values[k]}" for k in _FRESH]
+    sets += [f"net.ipv4.conf.{p.replace('.', '/')}.rp_filter="
+             f"{values['net.ipv4.conf.npq0.rp_filter']}" for p in ports]
+    ns_exec(ns, ["sysctl", "-q", "-w", *sets])

@@ -3,11 +3,14 @@
 Pure: computed from the intent and the device facts, so it can be tested without
 root. ``lab.py`` carries it out. In the lab
 
-* every ``frr`` device is a namespace whose interfaces carry the intent's names;
-* a router's VLAN subinterface (``eth3.110``) is a veth of that very name whose peer
-  sits on the VLAN's segment, a bridge in the site's L2 namespace, so the rendered
-  config runs unchanged; IOS switches are not emulated, their L2 role collapses
-  into those segments;
+* every ``frr`` device is a bare box: a namespace with only its physical ports, veths
+  carrying the intent's names (``eth1``, ``eth3``), down and without addresses, forwarding
+  off. Every interface, address, sysctl and service on it comes from netpipe's deploy;
+* a trunk port of a site core (``eth3``) is cabled to the site's L2 namespace, where each
+  VLAN is a segment (a bridge) with its test hosts; IOS switches are not emulated, their L2
+  role collapses into those segments. This kernel has no 802.1Q, so frames cannot be
+  tagged: the lab cables one more veth per VLAN the trunk carries (``eth3v110``, the VLAN's
+  wire), and the deploy makes ``eth3.110`` on it (see ``napalm_frr.boxfiles``);
 * each BGP uplink gets an emulated peer (FRR with the remote AS) that announces what
   the intent says it announces, with a test host behind it;
 * each VLAN gets two test hosts, plus one per address group inside it, so that firewall
@@ -19,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
+from napalm_frr.boxfiles import standin_wire
 from pipeline.design import Device
 from pipeline.intent.parse import Intent
 
@@ -35,6 +39,7 @@ class Veth:
     a_addr: IPv4Interface | None = None  # lab-owned ends only; routers get theirs from deploys
     b_addr: IPv4Interface | None = None
     bridge: str | None = None  # the b end joins this bridge in b_ns
+    vlan: int | None = None  # the trunk's (b) end: the VLAN's segment on an 802.1Q kernel
 
 
 @dataclass(frozen=True)
@@ -122,12 +127,15 @@ def _segments(intent: Intent, devices: dict[str, Device], lab: LabPlan) -> None:
         lab.l2[site.name] = l2
         lab.bridges[l2] = []
         for iface in core.interfaces:
+            if iface.mode == "trunk":  # the switch's end of the trunk, in its L2 namespace
+                lab.links.append(Veth(lab.routers[site.core], iface.name, l2,
+                                      f"tr-{iface.name}"[:15]))
             if iface.mode != "svi" or iface.vlan is None or iface.address is None:
                 continue
             vid, bridge = iface.vlan, f"br{iface.vlan}"
             lab.bridges[l2].append(bridge)
-            lab.links.append(Veth(lab.routers[site.core], iface.name, l2, f"r{vid}",
-                                  bridge=bridge))
+            lab.links.append(Veth(lab.routers[site.core], standin_wire(iface.name), l2,
+                                  f"r{vid}", bridge=bridge, vlan=vid))
             subnet = iface.address.network
             gateway = iface.address.ip
             members = [(g, _group_address(p)) for g, grp in sorted(groups.items())

@@ -550,6 +550,21 @@ def nft_ports(ports: Iterable[Port]) -> list[str]:
     return result
 
 
+_MAKO = re.compile(r"\$|<%|%>|\\")
+
+
+def ifupdown_text(value: Any) -> str:
+    """Free text for /etc/network/interfaces. ifupdown2 reads that file as a Mako template when
+    python3-mako is installed, so ``${...}`` or ``<% %>`` in a description would run as Python
+    on the router: refused, like a backslash (a continuation line)."""
+    text = str(value)
+    if _MAKO.search(text):
+        raise InjectionError("refusing text with '$', '<%', '%>' or a backslash in an "
+                             f"interfaces file (ifupdown2 may read it as a template): "
+                             f"{excerpt(text)}")
+    return text
+
+
 def secret_filter(declared: Mapping[str, str]) -> Callable[[Any], SecretRef]:
     """``{{ name | secret }}``: the placeholder of a declared secret, nothing else."""
 
@@ -577,6 +592,6 @@ def environment(loader: ConfinedLoader,
     )
     env.filters.update(
         secret=secret_filter(declared or {}), ospf_area=ospf_area, nft_match=nft_match,
-        nft_port=nft_port, nft_ports=nft_ports,
+        nft_port=nft_port, nft_ports=nft_ports, ifupdown_text=ifupdown_text,
     )
     return env

@@ -7,10 +7,16 @@
 * nftables: ``nft --check`` inside a throw-away network namespace (``unshare -n`` as
   root, ``unshare -rn`` with a user namespace otherwise), so it never touches the host's
   ruleset and needs no root.
+* interfaces: ifupdown2's own syntax check (``ifup -a -s -i``) with its attribute check on,
+  in a throw-away mount namespace (its lock and configuration private to the check).
+* sysctl: ``sysctl -p`` in a throw-away network namespace holding an interface of each name
+  the file's per-interface keys use: every key must exist and take its value.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import shutil
 import subprocess
@@ -214,13 +220,145 @@ def _nft_tools() -> nftcheck.Tools | None:
     return nftcheck.Tools(nft, unshare) if nft is not None and unshare is not None else None
 
 
-LINTERS: dict[tuple[str, str], Callable[[str, str], list[Finding]]] = {
+_UNSHARE_MOUNT = ["-m"] if os.geteuid() == 0 else ["-rm"]
+
+# $1 the interfaces file, $2 a private copy of ifupdown2.conf: ifupdown2's syntax check with
+# its own lock (on a tmpfs) and attribute checking on, leaving the machine's alone.
+_IFUPDOWN_CHECK = """set -e
+mount -t tmpfs none /run/network
+mount --bind "$2" /etc/network/ifupdown2/ifupdown2.conf
+exec ifup -a -s -i "$1"
+"""
+_IFUPDOWN_ERROR = re.compile(r"^error: .*?: line(\d+): (.*)$")
+_IFUPDOWN_WARNING = re.compile(r"^warning: (\S+?): (?:(\S+): )?(.*)$")
+
+
+def _iface_line(text: str, iface: str, attr: str | None) -> int:
+    """The line of ``iface NAME`` (or of an attribute inside its block) in an interfaces file."""
+    block = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if words[:1] == ["iface"]:
+            if block and attr:
+                break
+            block = number if words[1:2] == [iface] else 0
+            if block and not attr:
+                return number
+        elif block and attr and words[:1] == [attr]:
+            return number
+    return block or 1
+
+
+Linter = Callable[[str, str], list[Finding]]
+
+
+def _once_per_text(check: Linter) -> Linter:
+    """The same file gives the same findings, so a tool slow to start (ifupdown2 takes most
+    of a second) checks each text once per process."""
+    cached = functools.lru_cache(maxsize=256)(lambda name, text: tuple(check(name, text)))
+
+    @functools.wraps(check)
+    def lint(name: str, text: str) -> list[Finding]:
+        return list(cached(name, text))
+
+    return lint
+
+
+@_once_per_text
+def lint_interfaces(name: str, text: str) -> list[Finding]:
+    ifup, unshare = _tool("ifup"), _tool("unshare")
+    conf = Path(system.IFUPDOWN2_CONF.path)
+    if ifup is None or unshare is None or not conf.is_file():
+        return [_missing(name, system.IFUP, system.IFUPDOWN2_CONF, system.UNSHARE)]
+    with tempfile.TemporaryDirectory(prefix="netpipe-ifupdown-") as tmp:
+        private = Path(tmp, "ifupdown2.conf")
+        settings = re.sub(r"(?m)^(addon_syntax_check|template_enable)=.*$", "", conf.read_text())
+        # Templates off: a check must never evaluate what a file says.
+        private.write_text(settings + "\naddon_syntax_check=1\ntemplate_enable=0\n")
+        path = Path(tmp, "interfaces")
+        path.write_text(text)
+        os.chmod(tmp, 0o755)
+        proc = _run([unshare, *_UNSHARE_MOUNT, "sh", "-c", _IFUPDOWN_CHECK, "sh", str(path),
+                     str(private)])
+    if proc.returncode == 0:
+        return []
+    findings = []
+    for raw in (proc.stdout + proc.stderr).splitlines():
+        if m := _IFUPDOWN_ERROR.match(raw):
+            line, message = int(m[1]), m[2]
+        elif m := _IFUPDOWN_WARNING.match(raw):
+            line, message = _iface_line(text, m[1], m[2]), f"{m[1]}: {m[2] or ''} {m[3]}"
+        else:
+            continue
+        findings.append(Finding.at(Loc(name, line, 1), "NP312",
+                                   f"ifupdown2 rejects this: {clip(message.strip(), 160)}",
+                                   "fix the interfaces template (ifup -a -s)"))
+    return findings or [Finding.at(Loc(name), "NP312", "ifupdown2 rejects the file: "
+                                   f"{clip((proc.stdout + proc.stderr).strip(), 160)}",
+                                   "fix the interfaces template (ifup -a -s)")]
+
+
+# $1 the sysctl file, then the interface names its keys use: each made as a veth in the
+# throw-away network namespace, so per-interface keys exist.
+_SYSCTL_CHECK = """set -e
+file=$1; shift
+i=0
+for name in "$@"; do ip link add "$name" type veth peer name "npx$i"; i=$((i+1)); done
+exec sysctl -q -p "$file"
+"""
+_SYSCTL_KEY = re.compile(r"^\s*([^#;\s=][^=\s]*)\s*=")
+_SYSCTL_FAILED = re.compile(r'^sysctl: (?:cannot stat /proc/sys/(\S+?):|setting key "([^"]+)")'
+                            r"\s*(.*)$")
+
+
+def _proc_path(key: str) -> str:
+    """sysctl's mapping of a key to its /proc/sys path: dots are slashes and slashes dots."""
+    return key.translate(str.maketrans("./", "/."))
+
+
+@_once_per_text
+def lint_sysctl(name: str, text: str) -> list[Finding]:
+    sysctl, unshare, ip = _tool("sysctl"), _tool("unshare"), _tool("ip")
+    if sysctl is None or unshare is None or ip is None:
+        return [_missing(name, system.SYSCTL, system.UNSHARE, system.IP)]
+    keys = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if m := _SYSCTL_KEY.match(line):
+            keys[m[1]] = number
+    names = sorted({parts[3].replace("/", ".") for key in keys
+                    if len(parts := key.split(".")) > 4 and parts[:3] == ["net", "ipv4", "conf"]
+                    and parts[3] not in ("all", "default", "lo")})
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="netpipe-sysctl-") as tmp:
+        tmp.write(text)
+        tmp.flush()
+        os.chmod(tmp.name, 0o644)
+        proc = _run([unshare, *nftcheck.NETNS, "sh", "-c", _SYSCTL_CHECK, "sh", tmp.name, *names])
+    if proc.returncode == 0:
+        return []
+    paths = {_proc_path(k): k for k in keys}
+    findings = []
+    for raw in proc.stderr.splitlines():
+        if m := _SYSCTL_FAILED.match(raw):
+            key = m[2] or paths.get(m[1] or "", "")
+            findings.append(Finding.at(Loc(name, keys.get(key, 0), 1), "NP313",
+                                       f"sysctl rejects this: {clip(raw, 160)}",
+                                       "fix the sysctl template (sysctl -p)"))
+    return findings or [Finding.at(Loc(name), "NP313", "sysctl rejects the file: "
+                                   f"{clip(proc.stderr.strip(), 160)}",
+                                   "fix the sysctl template (sysctl -p)")]
+
+
+LINTERS: dict[tuple[str, str], Linter] = {
     ("ios", "running.conf"): lint_ios,
     ("frr", "frr.conf"): lint_frr,
     ("frr", "nftables.conf"): lint_nft,
+    ("frr", "interfaces"): lint_interfaces,
+    ("frr", "sysctl.conf"): lint_sysctl,
 }
-EXTERNAL = {("frr", "frr.conf"), ("frr", "nftables.conf")}
-"""Checked by another program (vtysh, nft): run in threads, not in worker processes."""
+EXTERNAL = {("frr", "frr.conf"), ("frr", "nftables.conf"), ("frr", "interfaces"),
+            ("frr", "sysctl.conf")}
+"""Checked by another program (vtysh, nft, ifupdown2, sysctl): run in threads, not in worker
+processes."""
 
 _Item = tuple[str, str, str, str]  # (shown name, platform, file name, text)
 

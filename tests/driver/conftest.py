@@ -41,6 +41,7 @@ def lab(stale_runs_removed: list[str]) -> Iterator[Lab]:
                 ns=f"{PREFIX}{run_id}-{name}",
                 rundir=base / f"{name}-frr",
                 state_dir=base / f"{name}-state",
+                root=base / f"{name}-root",
             )
         )
     r1, r2 = routers
@@ -48,6 +49,11 @@ def lab(stale_runs_removed: list[str]) -> Iterator[Lab]:
         for router in routers:
             netns.create_namespace(router.ns, prefix=PREFIX)
         netns.create_veth(r1.ns, "eth1", r2.ns, "eth1", prefix=PREFIX)
+        # VLAN 110 of eth1, as the example lab cables it (no 802.1Q here): r1's box files
+        # make eth1.110 on it; r2's end is a plain host on that VLAN.
+        netns.create_veth(r1.ns, "eth1v110", r2.ns, "eth1v110", prefix=PREFIX, up=False)
+        netns.set_link_up(r2.ns, "eth1v110", prefix=PREFIX)
+        netns.add_address(r2.ns, "eth1v110", "10.98.110.2/24", prefix=PREFIX)
         r1.address, r2.address = "10.99.0.0/31", "10.99.0.1/31"
         for router in routers:
             netns.add_address(router.ns, "eth1", router.address, prefix=PREFIX)

@@ -7,6 +7,7 @@ never touches a run that is still alive (nor anything without that exact shape o
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -64,6 +65,7 @@ class Router:
     ns: str
     rundir: Path
     state_dir: Path
+    root: Path = Path("/nonexistent")  # the box's own directories (/etc/network, ...)
     address: str = ""  # eth1's address, set by the lab (as /etc/network/interfaces would)
     original_frr: str = ""  # show running-config at lab start, as a loadable file
     original_frr_raw: str = ""  # the same, exactly as vtysh printed it
@@ -74,6 +76,7 @@ class Router:
             "netns": self.ns,
             "vty_socket": str(self.rundir),
             "state_dir": str(self.state_dir),
+            "root_dir": str(self.root),
             **extra,
         }
 
@@ -102,6 +105,11 @@ class Router:
             if pid.isdigit():
                 subprocess.run(["kill", "-TERM", "--", f"-{pid}"], check=False, capture_output=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)  # its interfaces and sysctl files
+        out = netns.run(["ip", "-n", self.ns, "-j", "-d", "link", "show"]).stdout
+        for link in json.loads(out):  # links a test's interfaces file made (eth1.110)
+            if link.get("linkinfo", {}).get("info_kind") not in (None, "veth"):
+                netns.run(["ip", "-n", self.ns, "link", "del", link["ifname"]], check=False)
         conf = self.rundir / "original.conf"
         conf.write_text(self.original_frr)
         frr.frr_reload(self.ns, self.rundir, conf, test=False)
@@ -187,12 +195,19 @@ table inet netpipe {
 """
 
 
-def bundle(frr: str | None = None, nft: str | None = None) -> str:
+FORWARDING = "net.ipv4.ip_forward = 1\n"
+"""A router's kernel setting: it forwards (a fresh namespace, like a booted box, does not)."""
+
+
+def bundle(frr: str | None = None, nft: str | None = None, **box: str) -> str:
+    """A candidate; ``box``: box files by name with ``_`` for ``.`` (``sysctl_conf=...``)."""
     text = ""
     if frr is not None:
         text += "! netpipe:file frr.conf\n" + frr
     if nft is not None:
         text += "# netpipe:file nftables.conf\n" + nft
+    for name, content in box.items():
+        text += f"# netpipe:file {name.replace('_', '.')}\n" + content
     return text
 
 

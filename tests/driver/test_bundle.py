@@ -57,5 +57,5 @@ def test_read_dir(tmp_path: Path) -> None:
 
 
 def test_read_dir_needs_a_target(tmp_path: Path) -> None:
-    with pytest.raises(BundleError, match="neither"):
+    with pytest.raises(BundleError, match="holds none of"):
         read_bundle_dir(tmp_path)

@@ -24,7 +24,16 @@ from napalm.base.test.helpers import test_model as model_ok
 from napalm_frr import FrrDriver
 from pipeline.lab import frr, netns
 from pipeline.lab.lab import power_cycle
-from tests.driver.labkit import NFT, Lab, Router, bundle, changed_lines, frr_conf, poll
+from tests.driver.labkit import (
+    FORWARDING,
+    NFT,
+    Lab,
+    Router,
+    bundle,
+    changed_lines,
+    frr_conf,
+    poll,
+)
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
@@ -331,7 +340,7 @@ def test_getters_against_live_ospf_and_bgp(lab: Lab, r1: Router, r2: Router) -> 
     facts = d1.get_facts()
     assert model_ok(models.FactsDict, facts)
     assert facts["hostname"] == "r1" and facts["vendor"] == "FRRouting"
-    assert facts["interface_list"] == ["eth1", "lo"]
+    assert facts["interface_list"] == ["eth1", "eth1v110", "lo"]
     assert facts["os_version"].startswith("FRRouting 8.")
 
     interfaces = d1.get_interfaces()
@@ -422,13 +431,13 @@ def test_napalm_and_nornir_find_the_driver(r1: Router) -> None:
 def _reboot(router: Router, *, boot_hook: bool = True) -> None:
     """A power cut and a boot (pipeline.lab.lab.power_cycle); eth1's address is the box's
     /etc/network/interfaces, put back by the networking step of the boot."""
-    power_cycle(router.ns, router.rundir, router.state_dir, boot_hook=boot_hook,
+    power_cycle(router.ns, router.rundir, router.state_dir, boot_hook=boot_hook, root=router.root,
                 interfaces={"eth1": [router.address]})
 
 
 def _confirmed(router: Router, frr_text: str, nft_text: str) -> tuple[str, str]:
     device = router.driver()
-    device.load_replace_candidate(config=bundle(frr_text, nft_text))
+    device.load_replace_candidate(config=bundle(frr_text, nft_text, sysctl_conf=FORWARDING))
     device.commit_config()  # final: applied and persisted
     device.close()
     return router.snapshot()
@@ -513,4 +522,140 @@ def test_open_leaves_a_live_commit_alone(r1: Router) -> None:
     other.discard_config()  # a diff beside a deploy: its own candidate folder only
     device.confirm_commit()
     other.close()
+    device.close()
+
+
+# ---------------------------------------------------------------------------- 9. box files
+
+VLAN_IFACES = """auto lo
+iface lo inet loopback
+
+auto eth1.110
+iface eth1.110
+    address 10.98.110.1/24
+    mtu 1400
+    alias VLAN 110 to r2
+"""
+LO_ONLY = "auto lo\niface lo inet loopback\n"
+VLAN_SYSCTL = FORWARDING + "net.ipv4.conf.eth1/110.rp_filter = 1\n"
+
+
+def _link(router: Router, name: str) -> dict[str, Any] | None:
+    """``ip addr`` of one link, with its description (ifalias, only ``ip link`` has it)."""
+    addrs = json.loads(netns.run(["ip", "-n", router.ns, "-j", "addr", "show"]).stdout)
+    links = json.loads(netns.run(["ip", "-n", router.ns, "-j", "link", "show"]).stdout)
+    found = next((x for x in addrs if x["ifname"] == name), None)
+    if found is not None:
+        found["ifalias"] = next(x.get("ifalias") for x in links if x["ifname"] == name)
+    return found
+
+
+def _sysctl(router: Router, key: str) -> str:
+    return netns.ns_exec(router.ns, ["sysctl", "-n", key]).stdout.strip()
+
+
+def _boot_files(router: Router) -> tuple[str, str]:
+    def read(rel: str) -> str:
+        path = router.root / rel
+        return path.read_text() if path.exists() else ""
+
+    return read("etc/network/interfaces"), read("etc/sysctl.d/90-netpipe.conf")
+
+
+def _vlan_up(router: Router) -> bool:
+    link = _link(router, "eth1.110")
+    return bool(link and link["mtu"] == 1400 and link.get("ifalias") == "VLAN 110 to r2"
+                and {"local": "10.98.110.1", "prefixlen": 24} in
+                [{k: a[k] for k in ("local", "prefixlen")} for a in link["addr_info"]
+                 if a["family"] == "inet"]
+                and _sysctl(router, "net.ipv4.conf.eth1/110.rp_filter") == "1")
+
+
+def test_box_files_are_committed_confirmed_removed_and_rolled_back(r1: Router) -> None:
+    """The interfaces file makes eth1.110 (a stand-in on its wire, this kernel having no
+    802.1Q) with its address, MTU and description; the sysctl file sets its rp_filter.
+    A commit changes what runs, the confirm what boots; taking the VLAN out of the file
+    removes it from the box, and the rollback puts back both files byte for byte."""
+    device = r1.driver()
+    before_boot = _boot_files(r1)  # the box as installed: Debian's interfaces file, lo only
+    assert "iface lo inet loopback" in before_boot[0] and before_boot[1] == ""
+    device.load_replace_candidate(config=bundle(interfaces=VLAN_IFACES, sysctl_conf=VLAN_SYSCTL))
+    lines = changed_lines(device.compare_config())
+    assert {"+iface eth1.110", "+    address 10.98.110.1/24",
+            "+net.ipv4.conf.eth1/110.rp_filter = 1"} <= lines, lines
+    device.commit_config(revert_in=60)
+    assert _vlan_up(r1)
+    assert _sysctl(r1, "net.ipv4.ip_forward") == "1"
+    assert _boot_files(r1) == before_boot, "a commit must not change what the box boots from"
+    startup = device.get_config(retrieve="startup")["startup"]
+    assert "eth1.110" not in startup
+    device.confirm_commit()
+    assert _boot_files(r1) == (VLAN_IFACES, VLAN_SYSCTL)
+    device.load_replace_candidate(config=bundle(interfaces=VLAN_IFACES, sysctl_conf=VLAN_SYSCTL))
+    assert device.compare_config() == ""  # idempotent: applied file and kernel agree
+
+    device.load_replace_candidate(config=bundle(interfaces=LO_ONLY, sysctl_conf=FORWARDING))
+    assert "-iface eth1.110" in changed_lines(device.compare_config())
+    device.commit_config()
+    assert _link(r1, "eth1.110") is None, "a VLAN taken out of the file is gone from the box"
+    assert _boot_files(r1) == (LO_ONLY, FORWARDING)
+
+    device.rollback()
+    assert _vlan_up(r1)
+    assert _boot_files(r1) == (VLAN_IFACES, VLAN_SYSCTL)
+    running = device.get_config(retrieve="running")["running"]
+    assert "# netpipe:file interfaces\n" + VLAN_IFACES in running
+    assert "net.ipv4.conf.eth1/110.rp_filter = 1" in running
+    device.close()
+
+
+def test_a_sysctl_the_old_file_lacks_goes_back_too(r1: Router) -> None:
+    """Rolling back to a file without a key puts the key's old kernel value back: the
+    backup holds the values of every key either file names."""
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(interfaces=VLAN_IFACES, sysctl_conf=FORWARDING))
+    device.commit_config()
+    assert _sysctl(r1, "net.ipv4.conf.eth1/110.rp_filter") != "2"
+    old = _sysctl(r1, "net.ipv4.conf.eth1/110.rp_filter")
+    device.load_replace_candidate(
+        config=bundle(sysctl_conf=FORWARDING + "net.ipv4.conf.eth1/110.rp_filter = 2\n"))
+    device.commit_config(revert_in=60)
+    assert _sysctl(r1, "net.ipv4.conf.eth1/110.rp_filter") == "2"
+    device.rollback()
+    assert _sysctl(r1, "net.ipv4.conf.eth1/110.rp_filter") == old
+    device.close()
+
+
+def test_box_files_are_replayed_at_boot(r1: Router) -> None:
+    """Confirmed box files come back after a power cut (the stand-in made by the boot hook,
+    ifup -a, the sysctl file); a commit that removed the VLAN and was never confirmed does
+    not."""
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(nft=NFT, interfaces=VLAN_IFACES,
+                                                sysctl_conf=VLAN_SYSCTL))
+    device.commit_config()
+    device.load_replace_candidate(config=bundle(interfaces=LO_ONLY, sysctl_conf=FORWARDING))
+    device.commit_config(revert_in=300)
+    assert _link(r1, "eth1.110") is None
+    device.close()
+    _reboot(r1)
+    assert _vlan_up(r1)
+    assert _boot_files(r1) == (VLAN_IFACES, VLAN_SYSCTL)
+    device = r1.driver()
+    assert not device.has_pending_commit()
+    device.close()
+
+
+def test_a_bad_interfaces_file_changes_nothing(r1: Router) -> None:
+    device = r1.driver()
+    before_boot = _boot_files(r1)
+    with pytest.raises(ReplaceConfigException, match="interfaces rejected by ifup"):
+        device.load_replace_candidate(
+            config=bundle(interfaces=VLAN_IFACES.replace("mtu 1400", "mtu lots")))
+    device.load_replace_candidate(config=bundle(interfaces=VLAN_IFACES.replace(
+        "eth1.110", "eth1.120")))  # no wire carries VLAN 120 here
+    with pytest.raises(CommitError, match=r"no 802\.1Q .* no stand-in wire eth1v120"):
+        device.commit_config()
+    assert _link(r1, "eth1.120") is None and _boot_files(r1) == before_boot
+    assert not device.has_pending_commit()
     device.close()

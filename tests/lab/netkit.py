@@ -80,7 +80,30 @@ class Net:
         return lab.rundir(self.prefix, f"{self.prefix}{device}")
 
     def running(self, device: str) -> str:
-        return frr.vtysh(self.rundir(device), "show running-config")
+        """What runs on a router: FRR's running config, then each kernel interface (name,
+        admin state, MTU, description, IPv4 addresses) and forwarding."""
+        kernel = [f"{name} {'up' if 'UP' in link['flags'] else 'down'} mtu {link['mtu']} "
+                  f"alias {link.get('ifalias', '')!r} "
+                  + " ".join(sorted(f"{a['local']}/{a['prefixlen']}"
+                                    for a in link["addr_info"] if a["family"] == "inet"))
+                  for name, link in sorted(self.links(device).items())]
+        forwarding = subprocess.run(["ip", "netns", "exec", f"{self.prefix}{device}", "sysctl",
+                                     "-n", "net.ipv4.ip_forward"], check=True,
+                                    capture_output=True, text=True).stdout.strip()
+        return (frr.vtysh(self.rundir(device), "show running-config")
+                + "".join(f"# kernel: {line}\n" for line in kernel)
+                + f"# kernel: ip_forward {forwarding}\n")
+
+    def links(self, device: str) -> dict[str, dict[str, Any]]:
+        """The router's links as the kernel has them (``ip -j addr``), by name."""
+        def ip(*what: str) -> list[dict[str, Any]]:
+            out = subprocess.run(["ip", "-n", f"{self.prefix}{device}", "-j", *what, "show"],
+                                 check=True, capture_output=True, text=True).stdout
+            return list(json.loads(out))
+
+        aliases = {link["ifname"]: link.get("ifalias", "") for link in ip("link")}
+        return {link["ifname"]: {**link, "ifalias": aliases.get(link["ifname"], "")}
+                for link in ip("addr")}
 
     def plan(self) -> LabPlan:
         result = build(self.root, run_lint=False)

@@ -83,7 +83,9 @@ def test_merge_request_story(net: Net, capsys: pytest.CaptureFixture[str]) -> No
     hosts = out["hosts"]
     assert sorted(h for h, d in hosts.items() if d["changed"]) == ROUTERS
     wh = hosts["wh-core1"]["diff"]
-    assert "+interface eth3.330" in wh and "+ ip address 10.3.30.1/24" in wh
+    assert "+interface eth3.330" in wh  # FRR: OSPF on it
+    assert "+iface eth3.330" in wh and "+    address 10.3.30.1/24" in wh  # the interface
+    assert "+net.ipv4.conf.eth3/330.rp_filter = 1" in wh
     for router in ROUTERS:
         diff = hosts[router]["diff"]
         assert "+\t\tip saddr @z_quality ip daddr @z_servers tcp dport 443 accept" \
@@ -99,9 +101,11 @@ def test_merge_request_story(net: Net, capsys: pytest.CaptureFixture[str]) -> No
     assert "| `wh-core1` | frr | changed |" in summary
     assert (net.root / "build/diff/wh-core1.diff").read_text() == wh
 
-    net.lab_up()  # the lab gains the new VLAN's segment and test hosts
+    net.lab_up()  # the lab gains the new VLAN's segment and test hosts (the switch side)
+    assert "eth3.330" not in net.links("wh-core1"), "the lab never makes a router interface"
     code, out = deploy(net, capsys)
     assert code == 0, out
+    assert "10.3.30.1" in str(net.links("wh-core1")["eth3.330"]["addr_info"])
     code, report = net.json("verify", "--lab", capsys=capsys)
     assert code == 0 and report["ok"], report
     qa = [p for p in report["probes"] if p["src_zone"] == "quality" and p["dst_zone"] == "servers"
@@ -221,10 +225,12 @@ def test_rollback_to_a_revision(net: Net, capsys: pytest.CaptureFixture[str]) ->
                          capsys=capsys)
     assert code == 0, text
     assert "eth3.330" not in net.running("wh-core1")
+    assert "eth3.330" not in net.links("wh-core1"), "the VLAN removed is gone from the box"
     code, out = net.json("diff", "--lab", capsys=capsys)  # HEAD still has the QA VLAN
     assert code == 0 and out["hosts"]["wh-core1"]["changed"]
     assert deploy(net, capsys)[0] == 0
     assert "eth3.330" in net.running("wh-core1")
+    assert "eth3.330" in net.links("wh-core1")
 
 
 def test_concurrent_deploys_one_is_refused(net: Net) -> None:

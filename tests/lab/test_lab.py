@@ -49,11 +49,24 @@ def test_lab_has_every_frr_device_peer_and_host(example_lab: Lab) -> None:
     assert len(p.hosts) == 16 * 2 + 5 + 2
 
 
-def test_interfaces_carry_the_intent_names(example_lab: Lab) -> None:
+def _links(ns: str) -> dict[str, dict[str, object]]:
+    out = netns.run(["ip", "-n", ns, "-j", "addr", "show"]).stdout
+    return {link["ifname"]: link for link in json.loads(out)}
+
+
+def test_routers_are_bare_boxes(example_lab: Lab) -> None:
+    """Only the cabling: physical ports carrying the intent's names (and, this kernel having
+    no 802.1Q, one wire per VLAN a trunk carries), all down, no address, no forwarding."""
     ns = example_lab.plan.routers["gent-core1"]
-    out = netns.run(["ip", "-n", ns, "-j", "link", "show"]).stdout
-    names = {link["ifname"] for link in json.loads(out)}
-    assert {"eth1", "eth2", "eth3.110", "eth3.199", "eth4.140", "eth4.198"} <= names
+    links = _links(ns)
+    assert set(links) == {"lo", "eth1", "eth2", "eth3", "eth4", "eth3v110", "eth3v120",
+                          "eth3v130", "eth3v199", "eth4v140", "eth4v150", "eth4v160",
+                          "eth4v170", "eth4v198"}
+    for name, link in links.items():
+        if name != "lo":
+            assert "UP" not in link["flags"] and link["addr_info"] == [], name  # type: ignore
+    forwarding = netns.ns_exec(ns, ["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip()
+    assert forwarding == "0"
 
 
 def test_no_link_to_the_root_namespace(example_lab: Lab) -> None:
@@ -98,7 +111,15 @@ def test_status_json_opens_a_router(example_lab: Lab, capsys: pytest.CaptureFixt
 
 
 def test_push_then_verify_passes(example_lab: Lab) -> None:
+    """The first deploy makes every interface the intent gives a router, with its address."""
     example_lab.push()
+    for device, ns in example_lab.plan.routers.items():
+        links = _links(ns)
+        for iface in example_lab.build.devices[device].interfaces:
+            assert iface.name in links, (device, iface.name)
+            if iface.address is not None:
+                assert str(iface.address.ip) in str(links[iface.name]["addr_info"]), iface
+            assert "UP" in links[iface.name]["flags"] or iface.mode == "unused"  # type: ignore
     report = run_verify(example_lab)
     assert report.ok, report.text()  # type: ignore[attr-defined]
     kinds = {c.kind for c in report.checks}  # type: ignore[attr-defined]
