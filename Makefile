@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Every package whose files the code runs (pipeline/system.py names each file; a test holds
 # this list to it). frr-pythontools holds frr-reload.py: frr only recommends it.
 APT_PACKAGES := frr frr-pythontools nftables iproute2 procps util-linux openssh-server git \
-	python3-venv rsync ifupdown2 mount
+	python3-venv rsync ifupdown2 mount chrony snmpd snmp rsyslog dnsmasq-base busybox
 # Debian's own Python (3.11.2 on Debian 12) unless told otherwise: what a fresh runner has.
 PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
 # The resolver that writes requirements.lock (`make lock`); the lock pins the uv that installs it.

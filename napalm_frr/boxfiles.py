@@ -1,4 +1,5 @@
-"""The box's own files beside ``frr.conf`` and the ruleset: interfaces and kernel settings.
+"""The box's own files beside ``frr.conf`` and the ruleset: interfaces, kernel settings and the
+router's services (resolvers, NTP client, syslog forwarding, SNMP agent, DHCP relay).
 
 Each is a file the box reads at boot and a command that makes what runs match it:
 
@@ -8,6 +9,9 @@ Each is a file the box reads at boot and a command that makes what runs match it
 * ``sysctl.conf``: ``/etc/sysctl.d/90-netpipe.conf``, applied with ``sysctl -p``; per interface
   keys (``net.ipv4.conf.eth3/110.rp_filter``) as systemd-sysctl applies them when the interface
   appears. What runs is the kernel's value of each key the file names.
+* ``resolv.conf``, ``chrony.conf``, ``snmpd.conf``, ``rsyslog.conf``, ``dhcp-relay.conf``: each
+  read by its daemon (the resolver reads ``/etc/resolv.conf`` live), applied by restarting the
+  daemon (:data:`SERVICE`); an empty file, none on the box, stops it.
 
 Like FRR's config, a commit changes what runs and a confirm what boots: the file is put in
 place for the apply and the previous one put back right after (the boot hook covers the
@@ -29,6 +33,11 @@ from dataclasses import dataclass
 
 INTERFACES = "interfaces"
 SYSCTL = "sysctl.conf"
+RESOLV = "resolv.conf"
+CHRONY = "chrony.conf"
+SNMPD = "snmpd.conf"
+RSYSLOG = "rsyslog.conf"
+DHCP_RELAY = "dhcp-relay.conf"
 
 
 @dataclass(frozen=True)
@@ -40,8 +49,29 @@ class BoxFile:
 FILES: tuple[BoxFile, ...] = (
     BoxFile(INTERFACES, "/etc/network/interfaces"),
     BoxFile(SYSCTL, "/etc/sysctl.d/90-netpipe.conf"),
+    BoxFile(RESOLV, "/etc/resolv.conf"),
+    BoxFile(CHRONY, "/etc/chrony/chrony.conf"),
+    BoxFile(SNMPD, "/etc/snmp/snmpd.conf"),
+    BoxFile(RSYSLOG, "/etc/rsyslog.d/90-netpipe.conf"),
+    BoxFile(DHCP_RELAY, "/etc/dnsmasq.d/netpipe-relay.conf"),
 )
 BY_NAME = {f.name: f for f in FILES}
+LIVE = frozenset({RESOLV})
+"""Files whose boot path is what runs (the resolver reads /etc/resolv.conf at every lookup):
+a commit leaves them in place instead of putting the boot copy back."""
+SERVICES = {CHRONY: "chrony", SNMPD: "snmpd", RSYSLOG: "rsyslog", DHCP_RELAY: "dnsmasq"}
+"""Box files a daemon reads at start, and the daemon's systemd unit: applying one restarts it
+(an empty file, none on the box, stops it)."""
+PRIVATE = frozenset({SNMPD})
+"""Files holding a secret (the SNMP community): readable by root only."""
+CHECKS: dict[str, list[str]] = {
+    INTERFACES: ["ifup", "-a", "-s", "-i"],
+    CHRONY: ["chronyd", "-p", "-f"],
+    RSYSLOG: ["rsyslogd", "-N1", "-f"],
+    DHCP_RELAY: ["dnsmasq", "--test", "-C"],
+}
+"""A box file's own check on the device, the file's path appended (snmpd and resolv.conf have
+none; netpipe's lint reads them before any deploy)."""
 
 def standin_wire(vlan_interface: str) -> str:
     """The interface that carries a VLAN where frames cannot be tagged: ``eth3.110`` ->
@@ -88,11 +118,71 @@ STANDINS = r"""standins() {
 }
 """
 
+# daemon_apply NAME FILE (needs $services): the daemon NAME (its systemd unit) restarted on FILE, or
+# stopped if FILE is empty or absent. services=systemd: systemctl. services=lab: the lab's
+# stand-in for systemd, the daemon started and stopped by its pid file in the box's own /run
+# (so only this box's daemon), chronyd not steering the clock (-x: one clock for every
+# namespace), rsyslogd on a main config of the box's own (its socket in the box's /run; no
+# /dev/log and no kernel log, which are the machine's), including /etc/rsyslog.d as Debian's.
+# service_state NAME FILE: says on stdout what is wrong ("" if the daemon runs as FILE wants).
+SERVICE = r"""lab_daemon() {
+  case "$1" in
+    chrony) echo "/run/chrony/chronyd.pid chronyd" ;;
+    snmpd) echo "/run/snmpd/snmpd.pid snmpd" ;;
+    rsyslog) echo "/run/rsyslog/rsyslogd.pid rsyslogd" ;;
+    dnsmasq) echo "/run/dnsmasq/dnsmasq.pid dnsmasq" ;;
+  esac
+}
+lab_pid() {
+  set -- $(lab_daemon "$1")
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  case "$pid" in ''|*[!0-9]*) return 1 ;; esac
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
+  echo "$pid"
+}
+daemon_apply() {
+  if [ "$services" = systemd ]; then
+    if [ -s "$2" ]; then systemctl restart "$1"; else systemctl stop "$1"; fi
+    return
+  fi
+  if pid=$(lab_pid "$1"); then
+    kill "$pid"; n=0
+    while kill -0 "$pid" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+  fi
+  [ -s "$2" ] || return 0
+  case "$1" in
+    chrony) mkdir -p /run/chrony /var/lib/chrony && chronyd -x -f "$2" ;;
+    snmpd) mkdir -p /run/snmpd /var/lib/snmp && SNMP_PERSISTENT_DIR=/var/lib/snmp MIBS= \
+      snmpd -C -c "$2" -Lf /run/snmpd/snmpd.log -u Debian-snmp -g Debian-snmp \
+      -I -smux,mteTrigger,mteTriggerConf -p /run/snmpd/snmpd.pid ;;
+    rsyslog) mkdir -p /run/rsyslog && printf '%s\n' \
+      'module(load="imuxsock" SysSock.Use="off")' \
+      'input(type="imuxsock" Socket="/run/rsyslog/log")' \
+      '$IncludeConfig /etc/rsyslog.d/*.conf' > /run/rsyslog/rsyslog.conf &&
+      rsyslogd -f /run/rsyslog/rsyslog.conf -i /run/rsyslog/rsyslogd.pid ;;
+    dnsmasq) mkdir -p /run/dnsmasq && dnsmasq -C "$2" --pid-file=/run/dnsmasq/dnsmasq.pid ;;
+  esac
+}
+service_state() {
+  if [ "$services" = systemd ]; then
+    active=$(systemctl is-active "$1" 2>/dev/null)
+  elif lab_pid "$1" >/dev/null; then active=active
+  else active=inactive; fi
+  if [ -s "$2" ] && [ "$active" != active ]; then echo "$1 is not running ($active)"
+  elif [ ! -s "$2" ] && [ "$active" = active ]; then echo "$1 runs without a config file"; fi
+}
+"""
+
 # apply_box NAME FILE: make what runs match FILE, which is at the box file's path.
 APPLY = r"""apply_box() {
   case "$1" in
     interfaces) standins "$2" || return 1; ifreload -a ;;
     sysctl.conf) [ ! -s "$2" ] || sysctl -q -p "$2" ;;
+    resolv.conf) : ;;
+    chrony.conf) daemon_apply chrony "$2" ;;
+    snmpd.conf) daemon_apply snmpd "$2" ;;
+    rsyslog.conf) daemon_apply rsyslog "$2" ;;
+    dhcp-relay.conf) daemon_apply dnsmasq "$2" ;;
     *) echo "unknown box file $1" >&2; return 1 ;;
   esac
 }
@@ -133,3 +223,11 @@ def normal_sysctl(text: str) -> str:
         key, _, value = line.partition("=")
         lines.append(f"{''.join(key.split())} = {value.strip()}")
     return "".join(f"{x}\n" for x in lines)
+
+
+def services_script(*, start: bool) -> str:
+    """On a lab box (the lab's stand-in for systemd): at boot (``start``) each daemon whose box
+    file is there starts on it; at a reset, every daemon stops."""
+    run = "".join(f"daemon_apply {unit} {BY_NAME[name].path if start else '/dev/null'} || rc=1\n"
+                  for name, unit in SERVICES.items())
+    return f"services=lab\n{SERVICE}rc=0\n{run}exit $rc\n"

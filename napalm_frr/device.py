@@ -9,8 +9,8 @@ across a reboot::
     STATE/backup/nftables.conf       running ``table inet netpipe`` before it ("" = absent)
     STATE/backup/nftables.restore    the file that puts that table back atomically
     STATE/backup/saved/...           the files the box booted from before it (``X.absent``: none)
-    STATE/backup/files/<name>        each box file (interfaces, sysctl.conf) the commit changes,
-                                     as it ran before it
+    STATE/backup/files/<name>        each box file (interfaces, sysctl.conf, the services' files)
+                                     the commit changes, as it ran before it
     STATE/backup/sysctl.values       the kernel's values before it of every key either sysctl
                                      file names (a key the old file lacks still goes back)
     STATE/applied/<name>             each box file as last applied: what runs (confirm writes it
@@ -52,6 +52,7 @@ class DevicePaths:
     frr_reload: str = "/usr/lib/frr/frr-reload.py"
     vtysh: str = "vtysh"
     nft_file: str = ""  # the persisted netpipe ruleset the boot hook loads
+    services: str = "systemd"  # how daemons are restarted: "systemd" or "lab" (boxfiles.SERVICE)
 
     def state(self, *parts: str) -> str:
         return "/".join([self.state_dir.rstrip("/"), *parts])
@@ -86,9 +87,16 @@ class DevicePaths:
 # Shell functions shared by the scripts below (each script is self-contained).
 # put_back SAVED TARGET: TARGET becomes SAVED's content (or is removed if SAVED.absent exists),
 # atomically, keeping TARGET's owner and mode (frr.conf belongs to frr).
-_PUT_BACK = r"""put_back() {
-  if [ -e "$1.absent" ]; then rm -f "$2"; return 0; fi
+# A file mounted alone (a lab box's resolv.conf) is written in place: its folder is the
+# machine's, where neither a temporary file nor a rename belongs. drop FILE: FILE is gone
+# (emptied where it is such a mount point).
+_PUT_BACK = r"""drop() {
+  if mountpoint -q "$1" 2>/dev/null; then : > "$1"; else rm -f "$1"; fi
+}
+put_back() {
+  if [ -e "$1.absent" ]; then drop "$2"; return 0; fi
   [ -e "$1" ] || return 0
+  if mountpoint -q "$2" 2>/dev/null; then cat "$1" > "$2"; return; fi
   mkdir -p "$(dirname "$2")" || return 1
   cp "$1" "$2.netpipe.tmp" || return 1
   if [ -e "$2" ]; then
@@ -146,7 +154,7 @@ def _persist_fn(paths: DevicePaths) -> str:
         f"""  if [ -e {q(paths.state('applied', f.name))} ]; then
     if [ -s {q(paths.state('applied', f.name))} ]; then
       put_back {q(paths.state('applied', f.name))} {q(f.path)} || return 1
-    else rm -f {q(f.path)}; fi
+    else drop {q(f.path)}; fi
   fi
 """ for f in boxfiles.FILES)
     return f"""persist() {{
@@ -161,21 +169,44 @@ def _persist_fn(paths: DevicePaths) -> str:
 # install_apply NAME SOURCE PATH (needs $state): SOURCE (empty: no file) goes to PATH, what runs
 # is made to match it, it is recorded as applied, and PATH gets back what the box boots from.
 _INSTALL_APPLY = r"""install_apply() {
-  if [ -s "$2" ]; then put_back "$2" "$3" || return 1; else rm -f "$3"; fi
+  if [ -s "$2" ]; then
+    case " $private " in *" $1 "*) [ -e "$3" ] || (umask 077; : > "$3") ;; esac
+    put_back "$2" "$3" || return 1
+  else drop "$3"; fi
   apply_box "$1" "$3"; rc=$?
   mkdir -p "$state/applied" && cp "$2" "$state/applied/$1.tmp" &&
     mv -f "$state/applied/$1.tmp" "$state/applied/$1" || rc=1
-  put_back "$state/backup/saved/$1" "$3" || rc=1
+  case " $live " in
+    *" $1 "*) ;;  # what runs is the file itself: it stays
+    *) put_back "$state/backup/saved/$1" "$3" || rc=1 ;;
+  esac
   return $rc
 }
 """
 
 
+def _box_vars(paths: DevicePaths) -> str:
+    """The settings the box-file functions read."""
+    q = shlex.quote
+    return (f"state={q(paths.state_dir.rstrip('/'))}\nservices={q(paths.services)}\n"
+            f"live={q(' '.join(sorted(boxfiles.LIVE)))}\n"
+            f"private={q(' '.join(sorted(boxfiles.PRIVATE)))}\n")
+
+
+_BOX_FUNCTIONS = f"{_PUT_BACK}{boxfiles.STANDINS}{boxfiles.SERVICE}{boxfiles.APPLY}{_INSTALL_APPLY}"
+
+
 def apply_box_script(paths: DevicePaths) -> str:
     """$1 box file name, $2 its candidate on the device, $3 its boot path: apply it (a commit)."""
-    state = shlex.quote(paths.state_dir.rstrip("/"))
-    return (f"umask 022\nstate={state}\n{_PUT_BACK}{boxfiles.STANDINS}{boxfiles.APPLY}"
-            f"{_INSTALL_APPLY}install_apply \"$1\" \"$2\" \"$3\"\n")
+    return (f"umask 022\n{_box_vars(paths)}{_BOX_FUNCTIONS}"
+            f"install_apply \"$1\" \"$2\" \"$3\"\n")
+
+
+def service_state_script(paths: DevicePaths) -> str:
+    """$1 a daemon's unit, $2 its box file's name, $3 its boot path: what is wrong with the
+    daemon against the file as applied ("" if it runs as it should)."""
+    return (f"{_box_vars(paths)}{boxfiles.SERVICE}f=\"$state/applied/$2\"\n"
+            f"[ -e \"$f\" ] || f=$3\nservice_state \"$1\" \"$f\"\n")
 
 
 def running_box_script(paths: DevicePaths) -> str:
@@ -210,8 +241,7 @@ def restore_script(paths: DevicePaths) -> str:
 # Written by napalm_frr at commit time: restores the configuration saved before that commit,
 # running and saved. Self-contained: needs nothing from the controller.
 umask 022
-state={q(paths.state_dir.rstrip('/'))}
-{_PUT_BACK}{boxfiles.STANDINS}{boxfiles.APPLY}{_INSTALL_APPLY}rc=0
+{_box_vars(paths)}{_BOX_FUNCTIONS}rc=0
 {box}{nft_cmd} || rc=1
 {reload_cmd} || rc=1
 put_back {q(saved + '/frr.conf')} {q(paths.saved_frr)} || rc=1

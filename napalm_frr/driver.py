@@ -17,6 +17,9 @@ and the box's own files (see :mod:`napalm_frr.boxfiles`):
   applied with ``ifreload -a`` (which removes what left the file), verified with ``ifquery -c``.
 * ``sysctl.conf``: ``/etc/sysctl.d/90-netpipe.conf``, applied with ``sysctl -p``, verified by
   reading each key back from the kernel.
+* router services: ``resolv.conf`` (``/etc/resolv.conf``), ``chrony.conf``, ``snmpd.conf``,
+  ``rsyslog.conf`` (``/etc/rsyslog.d/90-netpipe.conf``), each checked with its daemon's own
+  parser where it has one, applied by restarting the daemon, verified by its running.
 
 Commits back up every target into the device's state directory first and restore all if
 anything fails; ``commit_config(revert_in=N)`` starts a detached timer *on the device* that
@@ -47,6 +50,9 @@ optional_args:
                     ``systemd_dir``, default ``/etc/systemd/system``) so a commit never
                     confirmed is reverted at boot; ``"none"`` (default for netns: the lab
                     replays ``STATE/boot.sh`` itself)
+``services``        how a daemon whose box file changed (chrony, snmpd, rsyslog) is restarted:
+                    ``"systemd"`` (default for ssh: ``systemctl restart``), ``"lab"`` (default
+                    for netns: the driver starts it itself, see ``boxfiles.SERVICE``)
 ==================  =============================================================================
 """
 
@@ -102,6 +108,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             state_dir = str(opts.get("state_dir", f"/run/netpipe/{netns}"))
             nft_file = str(opts.get("nft_file", f"{confdir.rstrip('/')}/nftables.conf"))
             boot_hook = str(opts.get("boot_hook", "none"))
+            services = str(opts.get("services", "lab"))
         elif self.transport_name == "ssh":
             self.transport = SshTransport(
                 hostname,
@@ -118,6 +125,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             state_dir = str(opts.get("state_dir", "/var/lib/netpipe"))
             nft_file = str(opts.get("nft_file", "/etc/nftables.d/netpipe.nft"))
             boot_hook = str(opts.get("boot_hook", "systemd"))
+            services = str(opts.get("services", "systemd"))
         else:
             raise ValueError(f"unknown transport {self.transport_name!r} (ssh or netns)")
         self.paths = device.DevicePaths(
@@ -127,7 +135,10 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             state_dir=state_dir,
             frr_reload=str(opts.get("frr_reload", "/usr/lib/frr/frr-reload.py")),
             nft_file=nft_file,
+            services=services,
         )
+        if services not in ("systemd", "lab"):
+            raise ValueError(f"unknown services {services!r} (systemd or lab)")
         if boot_hook not in ("systemd", "none"):
             raise ValueError(f"unknown boot_hook {boot_hook!r} (systemd or none)")
         self.systemd_dir = str(opts.get("systemd_dir", "/etc/systemd/system")) \
@@ -304,13 +315,11 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
     def _check_box(self, name: str, text: str, exc_type: type[Exception]) -> None:
         """Write a box file's candidate to the device and check it with its own tool."""
         path = f"{self._candidate_dir}/{name}"
-        if name == boxfiles.SYSCTL:
-            errors = boxfiles.sysctl_errors(text)
-            if errors:
-                raise exc_type(f"{name} rejected: {'; '.join(errors)}")
-            argv = ["true"]
-        else:
-            argv = ["ifup", "-a", "-s", "-i", path]
+        errors = boxfiles.sysctl_errors(text) if name == boxfiles.SYSCTL else []
+        if errors:
+            raise exc_type(f"{name} rejected: {'; '.join(errors)}")
+        argv = [*boxfiles.CHECKS[name], path] if name in boxfiles.CHECKS and text.strip() \
+            else ["true"]
         check = self._write_then(path, text, argv)
         if not check.ok:
             raise exc_type(f"{name} rejected by {argv[0]}: {check.message}")
@@ -339,10 +348,15 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm ships no type in
             return "the kernel differs from it (ifquery -c): " + \
                 ("; ".join(failed) or check.message)
         running = self._running_box(name)
-        wanted = boxfiles.normal_sysctl(wanted)
-        if running == wanted:
-            return ""
-        return "\n" + frrconf.unified(running.splitlines(), wanted.splitlines(), name)
+        if name == boxfiles.SYSCTL:
+            wanted = boxfiles.normal_sysctl(wanted)
+        if running != wanted:
+            return "\n" + frrconf.unified(running.splitlines(), wanted.splitlines(), name)
+        if name in boxfiles.SERVICES:
+            state = self._run(["sh", "-c", device.service_state_script(self.paths), "sh",
+                               boxfiles.SERVICES[name], name, boxfiles.BY_NAME[name].path])
+            return state.stdout.strip() or ("" if state.ok else state.message)
+        return ""
 
     def discard_config(self) -> None:
         self._candidate = None

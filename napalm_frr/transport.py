@@ -77,12 +77,24 @@ class Transport(Protocol):
 
 BOX_DIRS: dict[str, str] = {
     # path on a box: how the lab box's own copy starts ("copy": this machine's, as the package
-    # installed it; "empty": nothing, e.g. what /run holds at boot)
+    # installed it; "empty": nothing, e.g. what /run holds at boot; "file": one file, bind-mounted
+    # alone, starting as this machine's)
     "/etc/network": "copy",  # ifupdown2's interfaces file and its own configuration
     "/run/network": "empty",  # ifupdown2's lock
     "/var/tmp/network": "empty",  # ifupdown2's state: which interfaces it brought up
     "/etc/sysctl.d": "empty",
     "/etc/systemd/system": "empty",  # enabled units (the lab's systemctl stand-in)
+    "/etc/resolv.conf": "file",  # a file of its own, starting as this machine's
+    "/etc/chrony": "empty",
+    "/run/chrony": "empty",  # chronyd's pid file
+    "/var/lib/chrony": "empty",  # its drift file
+    "/etc/snmp": "empty",
+    "/run/snmpd": "empty",  # snmpd's pid file and log (the lab's stand-in for systemd)
+    "/var/lib/snmp": "empty",  # snmpd's persistent state (engine boots)
+    "/etc/rsyslog.d": "empty",
+    "/run/rsyslog": "empty",  # rsyslogd's pid file, main config and socket (lab)
+    "/etc/dnsmasq.d": "empty",  # the DHCP relay's file
+    "/run/dnsmasq": "empty",  # its pid file (lab)
 }
 """The directories a lab box has of its own: the files netpipe deploys live there, so two lab
 routers never share an ``/etc/network/interfaces`` and the machine's own is never touched."""
@@ -92,11 +104,18 @@ routers never share an ``/etc/network/interfaces`` and the machine's own is neve
 _BOX_VIEW = r"""root=$1; shift
 while [ "$1" != -- ]; do
   d=$1; how=$2; shift 2
+  if [ "$how" = file ]; then
+    if [ ! -e "$root$d" ]; then
+      mkdir -p "${root}${d%/*}" && { cp "$d" "$root$d" 2>/dev/null || : > "$root$d"; } || exit 97
+    fi
+    [ -e "$d" ] && mount --bind "$root$d" "$d" || exit 97
+    continue
+  fi
   if [ ! -d "$root$d" ]; then
     mkdir -p "$root$d" || exit 97
     if [ "$how" = copy ] && [ -d "$d" ]; then cp -a "$d/." "$root$d/" || exit 97; fi
   fi
-  mkdir -p "$d" && mount --bind "$root$d" "$d" || exit 97
+  { [ -d "$d" ] || mkdir -p "$d"; } && mount --bind "$root$d" "$d" || exit 97
 done
 shift
 exec "$@"

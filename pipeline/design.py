@@ -42,6 +42,7 @@ class Interface:
     ospf_hello: int | None = None  # None: the platform default
     ospf_dead: int | None = None
     zone: str | None = None
+    dhcp_relay: tuple[IPv4Address, ...] = ()  # routers: DHCP servers this VLAN's requests go to
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,7 @@ def _gateway_subinterfaces(site: Site, end: LinkEnd, peer: LinkEnd, link: Link,
                 f"{end.interface}.{vlan.id}", "svi", f"{vlan.name} via {peer.device}",
                 address, mtu=mtu, rp_filter=RP_STRICT, vlan=vlan.id,
                 ospf_area=site.ospf_area, ospf_passive=True, zone=vlan.zone,
+                dhcp_relay=tuple(vlan.dhcp_relay),
             ))
     return subifs
 

@@ -28,6 +28,7 @@ KNOWN: tuple[str, ...] = (
     r"(?:enable\s+)?(?:secret|password)\s+(?:level\s+\d+\s+)?" + _TYPE,
     r"username\s+\S+\s+(?:\S+\s+)*?(?:secret|password)\s+" + _TYPE,
     r"snmp-server\s+community\s+",
+    r"r[ow]community6?\s+",  # net-snmp's snmpd.conf
     r"snmp-server\s+host\s+\S+\s+(?:(?:informs|traps)\s+)?(?:version\s+(?:1|2c|3\s+\S+)\s+)?",
     r"(?:tacacs-server\s+|radius-server\s+)?key\s+(?!chain\b)(?!\d+\s*$)" + _TYPE,
     r"server-private\s+\S+\s+(?:\S+\s+)*?key\s+" + _TYPE,

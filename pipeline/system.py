@@ -34,11 +34,23 @@ IFRELOAD = Need("/sbin/ifreload", "ifupdown2", "interfaces apply (lab routers)")
 IFUPDOWN2_CONF = Need("/etc/network/ifupdown2/ifupdown2.conf", "ifupdown2",
                       "ifupdown2's settings (the interfaces check starts from them)")
 MOUNT = Need("/bin/mount", "mount", "a lab router's own directories (bind mounts)")
+MOUNTPOINT = Need("/bin/mountpoint", "util-linux",
+                  "a lab box's resolv.conf, a file mounted alone, is written in place")
+CHRONYD = Need("/usr/sbin/chronyd", "chrony", "NTP client: check (chronyd -p) and lab routers")
+SNMPD = Need("/usr/sbin/snmpd", "snmpd", "SNMP agent: check and lab routers")
+RSYSLOGD = Need("/usr/sbin/rsyslogd", "rsyslog", "remote syslog: check (rsyslogd -N1) and lab")
+DNSMASQ = Need("/usr/sbin/dnsmasq", "dnsmasq-base",
+               "DHCP relay: check (dnsmasq --test) and lab routers; the lab's DHCP server")
+UDHCPC = Need("/bin/busybox", "busybox", "the lab's DHCP client (busybox udhcpc)")
+SNMPGET = Need("/usr/bin/snmpget", "snmp", "the lab's SNMP probes")
 
-LINT: tuple[Need, ...] = (VTYSH, NFT, UNSHARE, IFUP, IFUPDOWN2_CONF, SYSCTL, IP)
-LAB: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, IFRELOAD, MOUNT)
+LINT: tuple[Need, ...] = (VTYSH, NFT, UNSHARE, IFUP, IFUPDOWN2_CONF, SYSCTL, IP, CHRONYD, SNMPD,
+                          RSYSLOGD, DNSMASQ)
+LAB: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, IFRELOAD, MOUNT, CHRONYD,
+                         SNMPD, RSYSLOGD, SNMPGET, DNSMASQ, UDHCPC, MOUNTPOINT)
 ALL: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, UNSHARE, SSHD, RSYNC, IFUP,
-                         IFRELOAD, MOUNT, IFUPDOWN2_CONF)
+                         IFRELOAD, MOUNT, IFUPDOWN2_CONF, CHRONYD, SNMPD, RSYSLOGD, SNMPGET,
+                         DNSMASQ, UDHCPC, MOUNTPOINT)
 
 
 def missing(needs: Iterable[Need]) -> list[Need]:

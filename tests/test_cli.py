@@ -61,8 +61,9 @@ def test_render_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     data = json.loads(out)
     assert data["findings"] == []
     assert data["hosts"]["hq-edge1"]["platform"] == "frr"
-    assert set(data["hosts"]["hq-edge1"]["files"]) == {"frr.conf", "nftables.conf", "interfaces",
-                                                      "sysctl.conf"}
+    assert set(data["hosts"]["hq-edge1"]["files"]) == {
+        "frr.conf", "nftables.conf", "interfaces", "sysctl.conf", "resolv.conf", "chrony.conf",
+        "snmpd.conf", "rsyslog.conf", "dhcp-relay.conf"}
     assert data["hosts"]["hq-sw1"] == {
         "platform": "ios", "files": {"running.conf": str(out_dir / "hq-sw1" / "running.conf")}}
     for host in data["hosts"].values():

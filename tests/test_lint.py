@@ -100,6 +100,25 @@ def test_sysctl_rejection_points_at_the_key() -> None:
     assert sorted((f.code, f.line) for f in findings) == [("NP313", 3), ("NP313", 4)], findings
 
 
+@pytest.mark.parametrize(("linter", "text", "code", "line"), [
+    (lint.lint_chrony, "server 10.2.20.11 iburst\nsever 10.2.20.12 iburst\n", "NP314", 2),
+    (lint.lint_rsyslog, '*.* action(type="omfwd" target="10.2.20.12" port="514")\n*.* bogus(\n',
+     "NP315", 2),
+    (lint.lint_snmpd, "agentAddress udp:161\nrocommunity x 10.2.99.0/24\nrocomunity x 10/8\n",
+     "NP316", 3),
+    (lint.lint_resolv, "search example\nnameserver 10.0.0.1\nnamesever 10.0.0.2\n", "NP317", 3),
+    (lint.lint_resolv, "".join(f"nameserver 10.0.0.{n}\n" for n in range(1, 5)), "NP317", 4),
+])
+def test_service_file_rejection_points_at_the_line(linter: lint.Linter, text: str, code: str,
+                                                   line: int) -> None:
+    """Each router service file through its daemon's own parser (snmpd: started on it in a
+    throw-away namespace); resolv.conf by resolv.conf(5)."""
+    require_parsers()
+    findings = linter("x/file", text)
+    assert {(f.code, f.line) for f in findings} == {(code, line)}, findings
+    assert linter("x/file", text.splitlines(keepends=True)[0]) == []
+
+
 IOS_OK = """vlan 10
  name USERS
 ip access-list standard MGMT

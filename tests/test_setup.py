@@ -27,7 +27,12 @@ PLACES = {"/etc/frr", "/etc/machine-id", "/run/frr", "/run/netns", "/run/netpipe
           # a router's own files and ifupdown2's directories (napalm_frr.boxfiles, the lab
           # box's directories in napalm_frr.transport)
           "/etc/network", "/etc/network/interfaces", "/etc/sysctl.d",
-          "/etc/sysctl.d/90-netpipe.conf", "/run/network", "/var/tmp/network", "/run/"}
+          "/etc/sysctl.d/90-netpipe.conf", "/run/network", "/var/tmp/network", "/run/",
+          # router services (napalm_frr.boxfiles) and their directories on a lab box
+          "/etc/resolv.conf", "/etc/chrony", "/etc/chrony/chrony.conf", "/run/chrony",
+          "/var/lib/chrony", "/etc/snmp", "/etc/snmp/snmpd.conf", "/run/snmpd", "/var/lib/snmp",
+          "/etc/rsyslog.d", "/etc/rsyslog.d/90-netpipe.conf", "/run/rsyslog", "/run/rsyslog/log",
+          "/etc/dnsmasq.d", "/etc/dnsmasq.d/netpipe-relay.conf", "/run/dnsmasq"}
 PATH_IN_CODE = re.compile(r"[\"'](/(?:usr|etc|lib|sbin|bin|run|var)/[A-Za-z0-9_./+-]*)[\"']")
 
 

@@ -21,6 +21,7 @@ from pipeline.intent import access  # also registers the access-layer rules
 from pipeline.intent.derive import (
     end_ospf,
     link_addresses,
+    parse_service,
     prefix_key,
     supernet_keys,
     zone_prefixes,
@@ -690,3 +691,27 @@ def redundant(intent: Intent) -> Iterator[Finding]:
             yield _f(r.at(), f"rule {r.name} is redundant: {', '.join(earlier)} already "
                      f"{'allow' if r.action == 'allow' else 'deny'} all its traffic",
                      "remove it, or narrow the earlier rule")
+
+
+def router_listeners(intent: Intent) -> dict[tuple[str, str], str]:
+    """What a router itself answers on, by (protocol, port): its ssh server (the way netpipe
+    and people manage it) and ping always, the SNMP agent when network.yaml configures one.
+    NTP, syslog and DNS make a router a client only (chrony serves nobody)."""
+    listeners = {("tcp", "22"): "ssh server", ("icmp", ""): "ping"}
+    if intent.network.snmp is not None:
+        listeners["udp", "161"] = "SNMP agent (network.yaml snmp)"
+    return listeners
+
+
+@rule("NP134", "router_access opens a port no router service listens on")
+def router_access_unconfigured(intent: Intent) -> Iterator[Finding]:
+    listeners = router_listeners(intent)
+    for svc in intent.firewall.router_access:
+        for spec in intent.firewall.services.get(svc, []):
+            port = parse_service(spec)
+            if (port.proto, port.ports) not in listeners:
+                open_ = ", ".join(f"{p}/{n}" if n else p for p, n in sorted(listeners))
+                yield _f(intent.firewall.at_entry("router_access", svc),
+                         f"router_access {svc}: {spec} opens a port no service on the routers "
+                         "listens on", f"routers answer only on {open_} (configure the service "
+                         "in intent/network.yaml, or remove the entry)")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from napalm_frr import boxfiles
 from napalm_frr.transport import BOX_DIRS, NetnsTransport
 from pipeline.lab import frr, netns
 from pipeline.lab.plan import Host, LabPlan, Peer, Veth, peer_config
@@ -186,8 +187,9 @@ def power_cycle(ns: str, frr_dir: Path, state_dir: Path, *, boot_hook: bool = Tr
     unless ``boot_hook`` is False: a box without the hook installed), systemd-sysctl (the
     box's ``/etc/sysctl.d``), networking (``ifup -a``; ``interfaces`` adds addresses for a box
     without an interfaces file), the per-interface sysctls again (systemd's udev rule does so
-    as each interface appears), frr.service (daemons, then ``vtysh -b`` loads the saved
-    frr.conf). Nothing else is done for the router.
+    as each interface appears), chrony, snmpd and rsyslog on their files where the box has
+    them, frr.service (daemons, then ``vtysh -b`` loads the saved frr.conf). Nothing else is
+    done for the router.
     """
     for pid in netns.namespace_pids(ns):
         with contextlib.suppress(ProcessLookupError):
@@ -221,6 +223,7 @@ def power_cycle(ns: str, frr_dir: Path, state_dir: Path, *, boot_hook: bool = Tr
         for cidr in (interfaces or {}).get(link, ()):
             netns.run(["ip", "-n", ns, "addr", "add", cidr, "dev", link])
     box.run(sysctl_files)
+    box.run(["sh", "-c", boxfiles.services_script(start=True)])
     frr.start_frr(ns, frr_dir)
 
 

@@ -11,6 +11,9 @@
   in a throw-away mount namespace (its lock and configuration private to the check).
 * sysctl: ``sysctl -p`` in a throw-away network namespace holding an interface of each name
   the file's per-interface keys use: every key must exist and take its value.
+* router services: ``chronyd -p -f``, ``rsyslogd -N1 -f``, ``dnsmasq --test -C`` (the DHCP
+  relay), snmpd starting on its file in a throw-away network namespace (it has no check mode),
+  resolv.conf's lines as resolv.conf(5).
 """
 
 from __future__ import annotations
@@ -348,17 +351,133 @@ def lint_sysctl(name: str, text: str) -> list[Finding]:
                                    "fix the sysctl template (sysctl -p)")]
 
 
+def _tool_findings(name: str, code: str, tool: str, output: str, line_re: re.Pattern[str],
+                   hint: str) -> list[Finding]:
+    """Findings from a tool's output: one per line naming a line of the file, else one."""
+    findings = [Finding.at(Loc(name, int(m["line"]), 1), code,
+                           f"{tool} rejects this: {clip(m['message'].strip(), 160)}", hint)
+                for m in line_re.finditer(output)]
+    return findings or [Finding.at(Loc(name), code,
+                                   f"{tool} rejects the file: {clip(output.strip(), 160)}", hint)]
+
+
+def _file_check(program: str, need: system.Need, options: list[str], code: str,
+                errors: re.Pattern[str], hint: str) -> Linter:
+    """A linter running ``program OPTIONS FILE`` on a private copy of the text: a daemon's own
+    parser. Exit 0 is clean; otherwise each line of its output naming a line is a finding."""
+
+    @_once_per_text
+    def lint(name: str, text: str) -> list[Finding]:
+        tool = _tool(program)
+        if tool is None:
+            return [_missing(name, need)]
+        with tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="netpipe-check-") as tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.chmod(tmp.name, 0o644)
+            proc = _run([tool, *options, tmp.name])
+        if proc.returncode == 0:
+            return []
+        return _tool_findings(name, code, program, proc.stderr + proc.stdout, errors, hint)
+
+    return lint
+
+
+lint_chrony = _file_check(
+    "chronyd", system.CHRONYD, ["-p", "-f"], "NP314",
+    re.compile(r"(?m)^(?:\S+Z )?(?:Fatal error : )?(?P<message>[^\n]*?) at line (?P<line>\d+) "
+               r"in file"), "fix the chrony template (chronyd -p -f)")
+"""chronyd's own parser (``chronyd -p -f``: print the configuration and exit)."""
+lint_rsyslog = _file_check(
+    "rsyslogd", system.RSYSLOGD, ["-N1", "-f"], "NP315",
+    re.compile(r"(?m)^rsyslogd: error during parsing file \S+, on or before line "
+               r"(?P<line>\d+): (?P<message>.*)$"), "fix the rsyslog template (rsyslogd -N1)")
+"""rsyslog's own validation run (``rsyslogd -N1 -f``)."""
+lint_dhcp_relay = _file_check(
+    "dnsmasq", system.DNSMASQ, ["--test", "-C"], "NP318",
+    re.compile(r"(?m)^dnsmasq: (?P<message>[^\n]*?) at line (?P<line>\d+) of"),
+    "fix the DHCP relay template (dnsmasq --test)")
+"""dnsmasq's own syntax check (``dnsmasq --test -C``)."""
+
+
+# $1 the snmpd.conf, $2 a private persistent directory: snmpd has no check mode, so it starts on
+# the file in a throw-away network namespace (its agent address bound there) and says each line
+# it could not read; the caller stops it once it is up.
+_SNMPD_CHECK = """ip link set lo up
+SNMP_PERSISTENT_DIR=$2 MIBS= exec snmpd -C -c "$1" -f -Lo -I -smux,mteTrigger,mteTriggerConf \
+  -p "$2/snmpd.pid"
+"""
+_SNMPD_ERROR = re.compile(r"(?m)^\S+: line (?P<line>\d+): (?P<message>(?:Warning|Error).*)$")
+SNMPD_READY = "NET-SNMP version"
+
+
+@_once_per_text
+def lint_snmpd(name: str, text: str) -> list[Finding]:
+    """snmpd reading the file (it has no check mode): a line it warns of is a finding."""
+    snmpd, unshare = _tool("snmpd"), _tool("unshare")
+    if snmpd is None or unshare is None:
+        return [_missing(name, system.SNMPD, system.UNSHARE)]
+    with tempfile.TemporaryDirectory(prefix="netpipe-snmpd-") as tmp:
+        path = Path(tmp, "snmpd.conf")
+        path.write_text(text)
+        proc = subprocess.Popen([unshare, *nftcheck.NETNS, "sh", "-c", _SNMPD_CHECK, "sh",
+                                 str(path), tmp], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        lines = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:  # until it is up, or it gave up
+                lines.append(line)
+                if line.startswith(SNMPD_READY):
+                    break
+        finally:
+            proc.kill()
+            proc.wait(timeout=TOOL_TIMEOUT)
+    output = "".join(x for x in lines if not x.startswith("Cannot find module"))
+    if any(x.startswith(SNMPD_READY) for x in lines) and not _SNMPD_ERROR.search(output):
+        return []
+    return _tool_findings(name, "NP316", "snmpd", output, _SNMPD_ERROR,
+                          "fix the snmpd template (snmpd reads it in a throw-away namespace)")
+
+
+_RESOLV_LINE = re.compile(r"^(?:nameserver\s+\S+|search(?:\s+\S+)+|domain\s+\S+|"
+                          r"options(?:\s+\S+)+)\s*$")
+
+
+def lint_resolv(name: str, text: str) -> list[Finding]:
+    """resolv.conf has no tool of its own: only lines glibc's resolver reads (resolv.conf(5)),
+    and at most three name servers (it ignores the rest)."""
+    findings = []
+    servers = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        body = line.strip()
+        if not body or body.startswith(("#", ";")):
+            continue
+        servers += body.startswith("nameserver")
+        if not _RESOLV_LINE.match(body) or (servers > 3 and body.startswith("nameserver")):
+            findings.append(Finding.at(Loc(name, number, 1), "NP317",
+                                       f"the resolver does not read this: {clip(body, 80)}",
+                                       "fix the resolv.conf template (resolv.conf(5))"))
+    return findings
+
+
 LINTERS: dict[tuple[str, str], Linter] = {
     ("ios", "running.conf"): lint_ios,
     ("frr", "frr.conf"): lint_frr,
     ("frr", "nftables.conf"): lint_nft,
     ("frr", "interfaces"): lint_interfaces,
     ("frr", "sysctl.conf"): lint_sysctl,
+    ("frr", "chrony.conf"): lint_chrony,
+    ("frr", "rsyslog.conf"): lint_rsyslog,
+    ("frr", "snmpd.conf"): lint_snmpd,
+    ("frr", "resolv.conf"): lint_resolv,
+    ("frr", "dhcp-relay.conf"): lint_dhcp_relay,
 }
 EXTERNAL = {("frr", "frr.conf"), ("frr", "nftables.conf"), ("frr", "interfaces"),
-            ("frr", "sysctl.conf")}
-"""Checked by another program (vtysh, nft, ifupdown2, sysctl): run in threads, not in worker
-processes."""
+            ("frr", "sysctl.conf"), ("frr", "chrony.conf"), ("frr", "rsyslog.conf"),
+            ("frr", "snmpd.conf"), ("frr", "dhcp-relay.conf")}
+"""Checked by another program (vtysh, nft, ifupdown2, sysctl, chronyd, rsyslogd, snmpd,
+dnsmasq): run in threads, not in worker processes."""
 
 _Item = tuple[str, str, str, str]  # (shown name, platform, file name, text)
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from napalm_frr import FrrDriver
+from napalm_frr import FrrDriver, boxfiles
+from napalm_frr.transport import NetnsTransport
 from pipeline.lab import frr, netns
 
 PREFIX = "np-t-"
@@ -105,6 +106,9 @@ class Router:
             if pid.isdigit():
                 subprocess.run(["kill", "-TERM", "--", f"-{pid}"], check=False, capture_output=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
+        if self.root.is_dir():  # the daemons a test's box files started
+            NetnsTransport(self.ns, root=str(self.root)).run(
+                ["sh", "-c", boxfiles.services_script(start=False)])
         shutil.rmtree(self.root, ignore_errors=True)  # its interfaces and sysctl files
         out = netns.run(["ip", "-n", self.ns, "-j", "-d", "link", "show"]).stdout
         for link in json.loads(out):  # links a test's interfaces file made (eth1.110)

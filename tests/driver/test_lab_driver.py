@@ -22,6 +22,7 @@ from napalm.base.exceptions import CommitError, ReplaceConfigException
 from napalm.base.test.helpers import test_model as model_ok
 
 from napalm_frr import FrrDriver
+from napalm_frr.transport import NetnsTransport
 from pipeline.lab import frr, netns
 from pipeline.lab.lab import power_cycle
 from tests.driver.labkit import (
@@ -265,6 +266,7 @@ def test_rollback_of_pending_commit_is_immediate(r1: Router) -> None:
 CONTROLLER = """
 import json, sys, time
 from napalm_frr import FrrDriver
+from napalm_frr.transport import NetnsTransport
 from pipeline.lab import frr, netns
 args = json.loads(sys.argv[1])
 device = FrrDriver("r1", "", "", optional_args=args["optional_args"])
@@ -658,4 +660,140 @@ def test_a_bad_interfaces_file_changes_nothing(r1: Router) -> None:
         device.commit_config()
     assert _link(r1, "eth1.120") is None and _boot_files(r1) == before_boot
     assert not device.has_pending_commit()
+    device.close()
+
+
+# ---------------------------------------------------------------------------- 10. router services
+
+COMMUNITY = "lab-snmp-ro"  # a lab-only value
+RESOLV = "search lab.example\nnameserver 10.99.0.1\n"
+CHRONY = ("server 10.99.0.1 iburst\ndriftfile /var/lib/chrony/chrony.drift\nmakestep 1 3\n"
+          "cmdport 0\n")
+RSYSLOG = '*.* action(type="omfwd" target="10.99.0.1" port="514" protocol="udp")\n'
+RELAY = {"dhcp-relay.conf": "port=0\ndhcp-relay=10.99.0.0,10.99.0.1\n"}
+
+
+def _snmpd(allowed: str) -> str:
+    return f"agentAddress udp:161\nsysName r1\nrocommunity {COMMUNITY} {allowed}\n"
+
+
+def _snmp_name(router: Router, address: str) -> str | None:
+    """sysName.0 as an SNMP agent at ``address`` answers ``router`` (None: no answer)."""
+    proc = netns.ns_exec(router.ns, ["snmpget", "-v2c", "-c", COMMUNITY, "-t", "1", "-r", "2",
+                                     "-Oqv", address, "1.3.6.1.2.1.1.5.0"], check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _daemons(router: Router) -> dict[str, bool]:
+    """Which of the box's daemons run (by their pid files in the box's own /run)."""
+    running = {}
+    for unit, pidfile, comm in (("chrony", "run/chrony/chronyd.pid", "chronyd"),
+                                ("snmpd", "run/snmpd/snmpd.pid", "snmpd"),
+                                ("rsyslog", "run/rsyslog/rsyslogd.pid", "rsyslogd"),
+                                ("dnsmasq", "run/dnsmasq/dnsmasq.pid", "dnsmasq")):
+        path = router.root / pidfile
+        pid = path.read_text().strip() if path.exists() else ""
+        comm_path = Path(f"/proc/{pid}/comm")
+        running[unit] = bool(pid.isdigit() and comm_path.exists()
+                             and comm_path.read_text().strip() == comm)
+    return running
+
+
+def _service_files(router: Router) -> dict[str, str | None]:
+    return {rel: (router.root / rel).read_text() if (router.root / rel).exists() else None
+            for rel in ("etc/resolv.conf", "etc/chrony/chrony.conf", "etc/snmp/snmpd.conf",
+                        "etc/rsyslog.d/90-netpipe.conf", "etc/dnsmasq.d/netpipe-relay.conf")}
+
+
+def _listen(router: Router, port: int) -> subprocess.Popen[str]:
+    """A UDP listener on 10.99.0.1 in ``router`` that prints the first datagram, in hex."""
+    return subprocess.Popen(
+        ["ip", "netns", "exec", router.ns, sys.executable, "-c",
+         "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+         f"s.bind(('10.99.0.1', {port})); s.settimeout(25); print(s.recv(4096).hex())"],
+        stdout=subprocess.PIPE, text=True)
+
+
+def test_router_services_are_committed_and_rolled_back_byte_for_byte(r1: Router,
+                                                                      r2: Router) -> None:
+    """resolv.conf, chrony, snmpd and rsyslog as box files: a commit starts the daemons on the
+    new files (chronyd asks its NTP server, the SNMP agent answers the allowed prefix only, a
+    log line reaches the syslog server), the confirm writes them where the box boots from, and
+    the rollback stops the daemons the box did not run and puts every file back byte for
+    byte."""
+    device = r1.driver()  # its first command made the box's own directories
+    before = _service_files(r1)
+    assert before["etc/resolv.conf"] is not None  # the box's own, started as this machine's
+    assert not any(_daemons(r1).values())
+    services = bundle(resolv_conf=RESOLV, chrony_conf=CHRONY, snmpd_conf=_snmpd("10.99.0.1/32"),
+                      rsyslog_conf=RSYSLOG)
+    device.load_replace_candidate(config=services)
+    lines = changed_lines(device.compare_config())
+    assert {"+nameserver 10.99.0.1", "+server 10.99.0.1 iburst",
+            f"+rocommunity {COMMUNITY} 10.99.0.1/32"} <= lines, lines
+    ntp = _listen(r2, 123)  # the NTP server chronyd asks as it starts (iburst)
+    device.commit_config(revert_in=60)
+    assert _daemons(r1) == {"chrony": True, "snmpd": True, "rsyslog": True, "dnsmasq": False}
+    try:
+        request = bytes.fromhex(ntp.communicate(timeout=30)[0].strip() or "00")
+    finally:
+        ntp.kill()
+    assert request[0] & 0x07 == 3, request.hex()  # an NTP packet in client mode
+    assert _service_files(r1)["etc/resolv.conf"] == RESOLV  # the resolver reads it live
+    assert _service_files(r1)["etc/chrony/chrony.conf"] == before["etc/chrony/chrony.conf"], \
+        "a commit must not change what the box boots from"
+    assert poll(lambda: _snmp_name(r2, "10.99.0.0"), 15) == '"r1"'
+    # syslog: a line logged on r1 reaches the server (a listener in r2)
+    listener = _listen(r2, 514)
+    try:
+        def logged() -> bool:
+            r1_box = NetnsTransport(r1.ns, root=str(r1.root))
+            r1_box.run(["logger", "-u", "/run/rsyslog/log", "netpipe-lab-syslog-probe"])
+            return listener.poll() is not None
+        poll(logged, 20, interval=0.5)
+        out, _ = listener.communicate(timeout=20)
+    finally:
+        listener.kill()
+    assert "netpipe-lab-syslog-probe" in bytes.fromhex(out.strip()).decode()
+    device.confirm_commit()
+    assert _service_files(r1) == {"etc/resolv.conf": RESOLV, "etc/chrony/chrony.conf": CHRONY,
+                                  "etc/snmp/snmpd.conf": _snmpd("10.99.0.1/32"),
+                                  "etc/rsyslog.d/90-netpipe.conf": RSYSLOG,
+                                  "etc/dnsmasq.d/netpipe-relay.conf": None}
+    assert oct((r1.root / "etc/snmp/snmpd.conf").stat().st_mode & 0o777) == "0o600"
+    device.load_replace_candidate(config=services)
+    assert device.compare_config() == ""  # idempotent
+
+    # the agent answers only what its file allows
+    device.load_replace_candidate(config=bundle(snmpd_conf=_snmpd("10.99.7.0/24")))
+    device.commit_config(revert_in=60)
+    assert _snmp_name(r2, "10.99.0.0") is None
+    device.rollback()
+    assert poll(lambda: _snmp_name(r2, "10.99.0.0"), 15) == '"r1"'
+    device.close()
+
+
+def test_a_rollback_stops_the_services_the_box_did_not_run(r1: Router) -> None:
+    device = r1.driver()
+    before = _service_files(r1)
+    device.load_replace_candidate(config=bundle(resolv_conf=RESOLV, chrony_conf=CHRONY,
+                                                snmpd_conf=_snmpd("10.99.0.1/32"),
+                                                rsyslog_conf=RSYSLOG, **RELAY))
+    device.commit_config()
+    assert all(_daemons(r1).values())
+    device.rollback()
+    assert _daemons(r1) == dict.fromkeys(("chrony", "snmpd", "rsyslog", "dnsmasq"), False)
+    assert _service_files(r1) == before
+    device.close()
+
+
+def test_a_bad_service_file_changes_nothing(r1: Router) -> None:
+    device = r1.driver()
+    with pytest.raises(ReplaceConfigException, match=r"chrony\.conf rejected by chronyd"):
+        device.load_replace_candidate(config=bundle(chrony_conf=CHRONY + "bogus directive\n"))
+    with pytest.raises(ReplaceConfigException, match=r"rsyslog\.conf rejected by rsyslogd"):
+        device.load_replace_candidate(config=bundle(rsyslog_conf="*.* bogus(\n"))
+    with pytest.raises(ReplaceConfigException, match=r"dhcp-relay\.conf rejected by dnsmasq"):
+        device.load_replace_candidate(config=bundle(**{"dhcp-relay.conf": "dhcp-rely=1\n"}))
+    assert not any(_daemons(r1).values())
     device.close()

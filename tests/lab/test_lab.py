@@ -4,12 +4,18 @@ firewall with real packets, and see a removed rule as exactly the flows it allow
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import napalm
 import pytest
 
+from napalm_frr.transport import NetnsTransport
 from pipeline.build import build
 from pipeline.cli import main
 from pipeline.lab import lab, netns
@@ -159,3 +165,109 @@ def test_cli_verify_lab(example_lab: Lab, capsys: pytest.CaptureFixture[str],
     assert code == 0, out
     assert out["ok"] is True and out["errors"] == {}
     assert all(p["ok"] for p in out["probes"])
+
+
+def _snmp_name(ns: str, address: str, community: str) -> str | None:
+    proc = netns.ns_exec(ns, ["snmpget", "-v2c", "-c", community, "-t", "1", "-r", "1", "-Oqv",
+                              address, "1.3.6.1.2.1.1.5.0"], check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def test_router_services_answer_the_management_zone_only(example_lab: Lab) -> None:
+    """Every router runs the SNMP agent, NTP client, syslog forwarding and resolvers of
+    network.yaml from its deploy. The agent answers a host in the management zone and not
+    one in the office (real SNMP requests through the zone firewall and the agent's own
+    community limit), and a line logged on a router reaches the syslog server."""
+    example_lab.push()
+    community = example_lab.secrets["SNMP_RO_COMMUNITY"]
+    net = example_lab.build.intent
+    assert net is not None
+    for device in example_lab.plan.routers:
+        box = Path(lab.napalm_params(example_lab.plan.prefix, device)
+                   ["optional_args"]["root_dir"])
+        assert (box / "etc/resolv.conf").read_text() == \
+            example_lab.build.rendered[device].files["resolv.conf"]
+        for rel, comm in (("run/chrony/chronyd.pid", "chronyd"), ("run/snmpd/snmpd.pid", "snmpd"),
+                          ("run/rsyslog/rsyslogd.pid", "rsyslogd")):
+            pid = (box / rel).read_text().strip()
+            assert Path(f"/proc/{pid}/comm").read_text().strip() == comm, (device, comm)
+    mgmt = next(h for h in example_lab.plan.hosts if h.zone == net.network.management_zone
+                and str(h.address.ip).startswith("10.2."))
+    office = next(h for h in example_lab.plan.hosts if h.zone == "office"
+                  and str(h.address.ip).startswith("10.2."))
+    for device in example_lab.plan.routers:
+        loopback = net.hosts[device].data.loopback
+        assert loopback is not None
+        assert _snmp_name(mgmt.ns, str(loopback.ip), community) == f'"{device}"', device
+        assert _snmp_name(office.ns, str(loopback.ip), community) is None, device
+    # syslog: the server (10.2.20.12 in network.yaml) stands in a host of the servers VLAN
+    server = str(net.network.syslog[0])
+    host = next(h for h in example_lab.plan.hosts if IPv4Address(server) in h.address.network)
+    netns.run(["ip", "-n", host.ns, "addr", "add", f"{server}/32", "dev", "eth0"])
+    listener = subprocess.Popen(
+        ["ip", "netns", "exec", host.ns, sys.executable, "-c",
+         "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+         f"s.bind(('{server}', 514)); s.settimeout(30); print(s.recv(4096).decode())"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        box = NetnsTransport(example_lab.plan.routers["hq-core1"], root=lab.napalm_params(
+            example_lab.plan.prefix, "hq-core1")["optional_args"]["root_dir"])
+        deadline = time.monotonic() + 30
+        while listener.poll() is None and time.monotonic() < deadline:
+            box.run(["logger", "-u", "/run/rsyslog/log", "netpipe-example-syslog-probe"])
+            time.sleep(0.5)
+        out, _ = listener.communicate(timeout=30)
+    finally:
+        listener.kill()
+        netns.run(["ip", "-n", host.ns, "addr", "del", f"{server}/32", "dev", "eth0"],
+                  check=False)
+    assert "netpipe-example-syslog-probe" in out
+
+
+UDHCPC_SCRIPT = '#!/bin/sh\n[ "$1" = bound ] && echo "lease $ip/$subnet router $router"\nexit 0\n'
+
+
+def test_a_vlan_host_gets_a_lease_through_the_relay(example_lab: Lab, tmp_path: Path) -> None:
+    """hq's office VLAN relays DHCP to 10.2.20.14 (intent/sites/hq.yaml): a DHCP server
+    (dnsmasq) there, behind hq-core1, and a real DHCP client (busybox udhcpc) in an office host
+    get a lease in the VLAN's subnet, only through the relay hq-core1's deploy runs."""
+    example_lab.push()
+    net = example_lab.build.intent
+    assert net is not None
+    vlan = next(v for v in net.sites["hq"].vlans if v.dhcp_relay)
+    server = str(vlan.dhcp_relay[0])
+    pool = list(vlan.subnet.hosts())[-20:]
+    host = next(h for h in example_lab.plan.hosts if IPv4Address(server) in h.address.network)
+    client = next(h for h in example_lab.plan.hosts if h.vlan == vlan.id
+                  and h.address.network == vlan.subnet)
+    netns.run(["ip", "-n", host.ns, "addr", "add", f"{server}/32", "dev", "eth0"])
+    # the server answers from its own address, which the router accepts replies from
+    to_vlan = ["ip", "-n", host.ns, "route", "add", str(vlan.subnet), "via", str(host.gateway),
+               "src", server]
+    netns.run(to_vlan)
+    pidfile = tmp_path / "dhcp-server.pid"
+    script = tmp_path / "udhcpc.sh"
+    script.write_text(UDHCPC_SCRIPT)
+    script.chmod(0o755)
+    try:
+        netns.ns_exec(host.ns, [
+            "dnsmasq", "-C", "/dev/null", "--port=0", f"--pid-file={pidfile}",
+            f"--dhcp-leasefile={tmp_path / 'leases'}", "--bind-interfaces",
+            f"--listen-address={server}",
+            f"--dhcp-range={pool[0]},{pool[-1]},{vlan.subnet.netmask},10m"])
+        got = netns.ns_exec(client.ns, ["busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
+                                        "-t", "10", "-T", "2", "-s", str(script)],
+                            check=False, timeout=60)
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+        netns.run([*to_vlan[:4], "del", *to_vlan[5:]], check=False)
+        netns.run(["ip", "-n", host.ns, "addr", "del", f"{server}/32", "dev", "eth0"],
+                  check=False)
+    lease = next((line.split() for line in got.stdout.splitlines()
+                  if line.startswith("lease ")), None)
+    assert lease is not None, got.stdout + got.stderr
+    address = IPv4Address(lease[1].split("/")[0])
+    assert address in vlan.subnet and address in pool, lease
+    assert lease[3] == str(vlan.gateway_address)  # the server answered the relay's subnet
+    assert f"from {server}" in got.stderr
