@@ -130,9 +130,7 @@ def floor(root: Path) -> dict[str, float]:
         env = Environment(loader=FileSystemLoader(str(SHIPPED_TEMPLATES / plat)),
                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                           keep_trailing_newline=True, autoescape=False)
-        env.filters.update(secret=placeholder, ospf_area=nenv.ospf_area,
-                           nft_match=nenv.nft_match, nft_port=nenv.nft_port,
-                           nft_ports=nenv.nft_ports)
+        env.filters.update(secret=placeholder, **nenv.TEXT_FILTERS)
         _FLOOR_ENVS[plat] = env
         _FLOOR_NAMES[plat] = sorted(p.name for p in (SHIPPED_TEMPLATES / plat).glob("*.j2"))
     start = time.perf_counter()

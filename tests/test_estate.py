@@ -79,3 +79,14 @@ def test_rulesets_and_acls_do_not_grow_with_the_estate(tmp_path: Path) -> None:
     large = build(generate(tmp_path / "large", 162).root, run_lint=False)
     for host in ("s0001-core1", "s0001-sw2"):
         assert small.rendered[host].files == large.rendered[host].files
+
+
+def test_the_benchmark_floor_renders_every_shipped_template(tmp_path: Path) -> None:
+    """The raw floor of `make bench` (libyaml + plain Jinja) renders the shipped templates
+    with the filters they use: a filter added to netpipe's environment only would break the
+    benchmark, not the suite."""
+    from benchmarks.bench_estate import floor
+
+    estate = generate(tmp_path / "net", 22)
+    figures = floor(estate.root)
+    assert set(figures) == {"load", "render", "floor"}

@@ -590,8 +590,13 @@ def environment(loader: ConfinedLoader,
         finalize=_finalize,
         auto_reload=False,
     )
-    env.filters.update(
-        secret=secret_filter(declared or {}), ospf_area=ospf_area, nft_match=nft_match,
-        nft_port=nft_port, nft_ports=nft_ports, ifupdown_text=ifupdown_text,
-    )
+    env.filters.update(secret=secret_filter(declared or {}), **TEXT_FILTERS)
     return env
+
+
+# The filters templates use besides `secret`: pure functions of their value, shared with the
+# benchmark's plain-Jinja floor so both render the same templates.
+TEXT_FILTERS: dict[str, Callable[..., Any]] = {
+    "ospf_area": ospf_area, "nft_match": nft_match, "nft_port": nft_port,
+    "nft_ports": nft_ports, "ifupdown_text": ifupdown_text,
+}
