@@ -33,9 +33,8 @@ from pipeline.intent import ports
 from pipeline.intent.loader import LOC_KEY, Source, strip_locs
 from pipeline.secrets import KINDS
 
-Name = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """Identifiers that end up as config tokens: no spaces, at most 32 characters."""
 Text = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Int = Annotated[int, Strict()]

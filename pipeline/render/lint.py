@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import os
 import re
@@ -33,6 +35,7 @@ from typing import NamedTuple
 from pipeline import system
 from pipeline.findings import Finding, Loc, Severity, clip
 from pipeline.render import nftcheck, pool
+from pipeline.render.neutral import Neutral, neutral
 from pipeline.render.render import Rendered
 
 VTYSH = "vtysh"
@@ -253,12 +256,20 @@ def _iface_line(text: str, iface: str, attr: str | None) -> int:
 
 
 Linter = Callable[[str, str], list[Finding]]
+_CACHES: list[Callable[[], None]] = []
+
+
+def forget() -> None:
+    """Empty every once-per-text cache (a test counting the checks' process starts)."""
+    for clear in _CACHES:
+        clear()
 
 
 def _once_per_text(check: Linter) -> Linter:
     """The same file gives the same findings, so a tool slow to start (ifupdown2 takes most
     of a second) checks each text once per process."""
     cached = functools.lru_cache(maxsize=256)(lambda name, text: tuple(check(name, text)))
+    _CACHES.append(cached.cache_clear)
 
     @functools.wraps(check)
     def lint(name: str, text: str) -> list[Finding]:
@@ -285,20 +296,14 @@ def lint_interfaces(name: str, text: str) -> list[Finding]:
                      str(private)])
     if proc.returncode == 0:
         return []
-    findings = []
-    for raw in (proc.stdout + proc.stderr).splitlines():
+    lines = []
+    for raw in (output := proc.stdout + proc.stderr).splitlines():
         if m := _IFUPDOWN_ERROR.match(raw):
-            line, message = int(m[1]), m[2]
+            lines.append((int(m[1]), m[2]))
         elif m := _IFUPDOWN_WARNING.match(raw):
-            line, message = _iface_line(text, m[1], m[2]), f"{m[1]}: {m[2] or ''} {m[3]}"
-        else:
-            continue
-        findings.append(Finding.at(Loc(name, line, 1), "NP312",
-                                   f"ifupdown2 rejects this: {clip(message.strip(), 160)}",
-                                   "fix the interfaces template (ifup -a -s)"))
-    return findings or [Finding.at(Loc(name), "NP312", "ifupdown2 rejects the file: "
-                                   f"{clip((proc.stdout + proc.stderr).strip(), 160)}",
-                                   "fix the interfaces template (ifup -a -s)")]
+            lines.append((_iface_line(text, m[1], m[2]), f"{m[1]}: {m[2] or ''} {m[3]}"))
+    return _rejections(name, "NP312", "ifupdown2", output, lines,
+                       "fix the interfaces template (ifup -a -s)")
 
 
 # $1 the sysctl file, then the interface names its keys use: each made as a veth in the
@@ -331,34 +336,42 @@ def lint_sysctl(name: str, text: str) -> list[Finding]:
     names = sorted({parts[3].replace("/", ".") for key in keys
                     if len(parts := key.split(".")) > 4 and parts[:3] == ["net", "ipv4", "conf"]
                     and parts[3] not in ("all", "default", "lo")})
-    with tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="netpipe-sysctl-") as tmp:
-        tmp.write(text)
-        tmp.flush()
-        os.chmod(tmp.name, 0o644)
-        proc = _run([unshare, *nftcheck.NETNS, "sh", "-c", _SYSCTL_CHECK, "sh", tmp.name, *names])
+    with _private_copy(text) as path:
+        proc = _run([unshare, *nftcheck.NETNS, "sh", "-c", _SYSCTL_CHECK, "sh", path, *names])
     if proc.returncode == 0:
         return []
     paths = {_proc_path(k): k for k in keys}
-    findings = []
-    for raw in proc.stderr.splitlines():
-        if m := _SYSCTL_FAILED.match(raw):
-            key = m[2] or paths.get(m[1] or "", "")
-            findings.append(Finding.at(Loc(name, keys.get(key, 0), 1), "NP313",
-                                       f"sysctl rejects this: {clip(raw, 160)}",
-                                       "fix the sysctl template (sysctl -p)"))
-    return findings or [Finding.at(Loc(name), "NP313", "sysctl rejects the file: "
-                                   f"{clip(proc.stderr.strip(), 160)}",
-                                   "fix the sysctl template (sysctl -p)")]
+    lines = [(keys.get(m[2] or paths.get(m[1] or "", ""), 0), raw)
+             for raw in proc.stderr.splitlines() if (m := _SYSCTL_FAILED.match(raw))]
+    return _rejections(name, "NP313", "sysctl", proc.stderr, lines,
+                       "fix the sysctl template (sysctl -p)")
+
+
+def _rejections(name: str, code: str, tool: str, output: str,
+                lines: Sequence[tuple[int, str]], hint: str) -> list[Finding]:
+    """A finding per (line, message) the tool's output names, else one for the whole file."""
+    findings = [Finding.at(Loc(name, line, 1), code,
+                           f"{tool} rejects this: {clip(message.strip(), 160)}", hint)
+                for line, message in lines]
+    return findings or [Finding.at(Loc(name), code,
+                                   f"{tool} rejects the file: {clip(output.strip(), 160)}", hint)]
 
 
 def _tool_findings(name: str, code: str, tool: str, output: str, line_re: re.Pattern[str],
                    hint: str) -> list[Finding]:
     """Findings from a tool's output: one per line naming a line of the file, else one."""
-    findings = [Finding.at(Loc(name, int(m["line"]), 1), code,
-                           f"{tool} rejects this: {clip(m['message'].strip(), 160)}", hint)
-                for m in line_re.finditer(output)]
-    return findings or [Finding.at(Loc(name), code,
-                                   f"{tool} rejects the file: {clip(output.strip(), 160)}", hint)]
+    return _rejections(name, code, tool, output,
+                       [(int(m["line"]), m["message"]) for m in line_re.finditer(output)], hint)
+
+
+@contextlib.contextmanager
+def _private_copy(text: str) -> Iterator[str]:
+    """The path of a private copy of ``text`` that a checker dropping privileges can read."""
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="netpipe-check-") as tmp:
+        tmp.write(text)
+        tmp.flush()
+        os.chmod(tmp.name, 0o644)
+        yield tmp.name
 
 
 def _file_check(program: str, need: system.Need, options: list[str], code: str,
@@ -371,11 +384,8 @@ def _file_check(program: str, need: system.Need, options: list[str], code: str,
         tool = _tool(program)
         if tool is None:
             return [_missing(name, need)]
-        with tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="netpipe-check-") as tmp:
-            tmp.write(text)
-            tmp.flush()
-            os.chmod(tmp.name, 0o644)
-            proc = _run([tool, *options, tmp.name])
+        with _private_copy(text) as path:
+            proc = _run([tool, *options, path])
         if proc.returncode == 0:
             return []
         return _tool_findings(name, code, program, proc.stderr + proc.stdout, errors, hint)
@@ -473,6 +483,9 @@ LINTERS: dict[tuple[str, str], Linter] = {
     ("frr", "resolv.conf"): lint_resolv,
     ("frr", "dhcp-relay.conf"): lint_dhcp_relay,
 }
+NEUTRAL = {"interfaces", "sysctl.conf", "chrony.conf", "rsyslog.conf", "snmpd.conf",
+           "dhcp-relay.conf"}
+"""Router files checked in neutral form: the router's own values replaced."""
 EXTERNAL = {("frr", "frr.conf"), ("frr", "nftables.conf"), ("frr", "interfaces"),
             ("frr", "sysctl.conf"), ("frr", "chrony.conf"), ("frr", "rsyslog.conf"),
             ("frr", "snmpd.conf"), ("frr", "dhcp-relay.conf")}
@@ -487,10 +500,10 @@ def lint(rendered: dict[str, Rendered], prefix: str = "build/configs", *,
     """Lint every rendered file; findings name ``<prefix>/<host>/<file>``, in host and file
     order. Python checks run in worker processes, vtysh and nft runs side by side (one
     per core) with nftables rulesets batched (:mod:`pipeline.render.nftcheck`)."""
-    items = [(f"{prefix}/{host}/{fname}", item.platform, fname, text)
-             for host, item in sorted(rendered.items())
-             for fname, text in sorted(item.files.items())
-             if (item.platform, fname) in LINTERS]
+    files = [(host, item.platform, fname, text) for host, item in sorted(rendered.items())
+             for fname, text in sorted(item.files.items()) if (item.platform, fname) in LINTERS]
+    items = [(f"{prefix}/{host}/{fname}", platform, fname, text)
+             for host, platform, fname, text in files]
     found: dict[int, list[Finding]] = {}
     local = [i for i, it in enumerate(items) if (it[1], it[2]) not in EXTERNAL]
 
@@ -499,9 +512,33 @@ def lint(rendered: dict[str, Rendered], prefix: str = "build/configs", *,
 
     results = [r for part in pool.run(python, local, processes=processes) for r in part]
     found.update(zip(local, results, strict=True))
-    found.update(_external(items, [i for i in range(len(items)) if i not in found],
-                           processes))
+    todo = [i for i in range(len(items)) if i not in found]
+    found.update(_shared(items, [host for host, *_ in files], todo, processes))
     return [f for i in range(len(items)) for f in found.get(i, [])]
+
+
+def _shared(items: list[_Item], hosts: list[str], todo: list[int], processes: int | None
+            ) -> dict[int, list[Finding]]:
+    """The external checks, each neutral text once (:mod:`pipeline.render.neutral`): its
+    findings go to every file that shares it, named for that file, in its own values."""
+    groups: dict[tuple[str, str, str], list[tuple[int, Neutral]]] = {}
+    for i in todo:
+        _, platform, fname, text = items[i]
+        same = neutral(hosts[i], fname, text) if fname in NEUTRAL else Neutral(text)
+        groups.setdefault((platform, fname, same.text), []).append((i, same))
+    firsts = [members[0][0] for members in groups.values()]
+    checked = _external([(items[i][0], platform, fname, text)
+                         for i, ((platform, fname, text), _) in zip(firsts, groups.items(),
+                                                                     strict=True)],
+                        list(range(len(firsts))), processes)
+    found: dict[int, list[Finding]] = {}
+    for k, members in enumerate(groups.values()):
+        first = items[members[0][0]][0]
+        for i, same in members:
+            found[i] = [dataclasses.replace(
+                f, file=items[i][0] if f.file == first else f.file,
+                message=same.restore(f.message)) for f in checked.get(k, [])]
+    return found
 
 
 def _external(items: list[_Item], todo: list[int], processes: int | None
