@@ -14,6 +14,9 @@
 * router services: ``chronyd -p -f``, ``rsyslogd -N1 -f``, ``dnsmasq --test -C`` (the DHCP
   relay), snmpd starting on its file in a throw-away network namespace (it has no check mode),
   resolv.conf's lines as resolv.conf(5).
+
+Router files that differ only in the router's own values are checked once, as one neutral
+text (:mod:`pipeline.render.neutral`); each router gets the findings at its own file.
 """
 
 from __future__ import annotations
