@@ -123,6 +123,29 @@ class ZoneSet:
 
 
 @dataclass(frozen=True)
+class Published:
+    """A service published by destination NAT at an uplink: ``address`` and ``ports`` as the
+    outside sees them, forwarded to ``to`` (the ports kept)."""
+
+    name: str
+    interface: str
+    address: IPv4Address
+    to: IPv4Address
+    ports: tuple[Port, ...]
+
+
+@dataclass(frozen=True)
+class Nat:
+    """NAT at one uplink of a router: source NAT of inside traffic leaving it (``masquerade``,
+    or the ``pool`` range first..last), and the services published through it."""
+
+    interface: str
+    masquerade: bool
+    pool: tuple[IPv4Address, IPv4Address] | None
+    published: tuple[Published, ...]
+
+
+@dataclass(frozen=True)
 class Firewall:
     zone_sets: tuple[ZoneSet, ...]
     internal: tuple[IPv4Network, ...]
@@ -130,6 +153,8 @@ class Firewall:
     router_access: tuple[tuple[Port, tuple[Match, ...]], ...]
     bgp_peers: tuple[IPv4Address, ...]
     log_default: bool
+    published: tuple[Published, ...] = ()
+    """Every service published anywhere in the network: from outside only these come in."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +192,7 @@ class Device:
     prefix_lists: tuple[PrefixList, ...] = ()
     static_routes: tuple[StaticRoute, ...] = ()
     firewall: Firewall | None = None
+    nat: tuple[Nat, ...] = ()
     default_gateway: IPv4Address | None = None
     management_prefixes: tuple[IPv4Network, ...] = ()
     ntp: tuple[IPv4Address, ...] = ()
@@ -272,7 +298,22 @@ def firewall(intent: Intent, bgp_peers: tuple[IPv4Address, ...],
         zone_sets=sets, internal=internal,
         rules=tuple(_rule(intent, r, zones) for r in intent.firewall.rules),
         router_access=access, bgp_peers=bgp_peers, log_default=intent.firewall.default.log,
+        published=tuple(p for up in intent.topology.uplinks for p in _nat(intent, up).published),
     )
+
+
+def _nat(intent: Intent, uplink: Uplink) -> Nat:
+    nat = uplink.nat
+    if nat is None:
+        return Nat(uplink.interface, False, None, ())
+    pool = None
+    if isinstance(nat.source, IPv4Network):
+        pool = (nat.source.network_address, nat.source.broadcast_address)
+    published = tuple(
+        Published(p.name, uplink.interface, p.address, p.to,
+                  tuple(parse_service(s) for s in intent.firewall.services[p.service]))
+        for p in nat.publish)
+    return Nat(uplink.interface, nat.source == "masquerade", pool, published)
 
 
 # --------------------------------------------------------------------------- devices
@@ -440,11 +481,13 @@ def _router(index: _Index, name: str) -> Device:
     statics = tuple(StaticRoute(r.prefix, str(r.next_hop), r.description)
                     for r in index.statics.get(name, ()))
     peers = tuple(n.address for n in bgp.neighbors) if bgp else ()
+    nat = tuple(n for n in (_nat(intent, u) for u in index.uplinks.get(name, ()))
+                if n.masquerade or n.pool or n.published)
     return Device(
         **_common(index, name),  # type: ignore[arg-type]
         interfaces=tuple(interfaces), ospf=ospf, bgp=bgp,
         prefix_lists=_prefix_lists(intent, lists), static_routes=statics,
-        firewall=dataclasses.replace(index.firewall, bgp_peers=peers),
+        firewall=dataclasses.replace(index.firewall, bgp_peers=peers), nat=nat,
         sources=index.all_files,
     )
 

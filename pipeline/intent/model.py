@@ -348,6 +348,27 @@ class BgpPeer(Node):
     announces: list[IPv4Network] = []
 
 
+class Publish(Node):
+    """A service published through destination NAT: ``address`` (public, on the uplink)
+    forwarded to the inside host ``to`` for the ports of ``service``, kept as they are."""
+
+    name: Name
+    """Also the comment on its nftables rule."""
+    address: IPv4Address
+    service: Name
+    to: IPv4Address
+
+
+class Nat(Node):
+    """NAT at an uplink: what leaves it from inside gets a public source, what is published
+    comes in. The firewall rule a published service needs is written in firewall.yaml."""
+
+    source: Literal["masquerade"] | IPv4Network | None = None
+    """``masquerade`` (the uplink's own address) or a public pool (one address, or a prefix
+    used as a range); none: no source NAT."""
+    publish: list[Publish] = []
+
+
 class Uplink(Node):
     """An external BGP peering (ISP, cloud VPN gateway) at one of our devices."""
 
@@ -361,6 +382,7 @@ class Uplink(Node):
     export_policy: Name
     description: Text = ""
     mtu: Mtu | None = None
+    nat: Nat | None = None
 
 
 class Topology(Node):

@@ -17,7 +17,7 @@ from typing import Any, get_args
 from pydantic.fields import FieldInfo
 
 from pipeline.findings import Finding, Loc, Severity, excerpt
-from pipeline.intent import access  # also registers the access-layer rules
+from pipeline.intent import access, nat  # also register the access-layer and NAT rules
 from pipeline.intent.derive import (
     end_ospf,
     link_addresses,
@@ -629,6 +629,7 @@ def unknown_service(intent: Intent) -> Iterator[Finding]:
             yield _f(intent.firewall.at_entry("router_access", svc),
                      f"router_access: unknown service {svc!r}",
                      did_you_mean(svc, services, "services"))
+    yield from nat.unknown_published_service(intent)
 
 
 @rule("NP118", "rule or router_access entry names neither a zone nor an address group")

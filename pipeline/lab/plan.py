@@ -12,7 +12,9 @@ root. ``lab.py`` carries it out. In the lab
   tagged: the lab cables one more veth per VLAN the trunk carries (``eth3v110``, the VLAN's
   wire), and the deploy makes ``eth3.110`` on it (see ``napalm_frr.boxfiles``);
 * each BGP uplink gets an emulated peer (FRR with the remote AS) that announces what
-  the intent says it announces, with a test host behind it;
+  the intent says it announces, with a test host behind it. A peer routes back only what
+  our edge announces to it over BGP: like a real ISP, never private space, so without NAT
+  nothing inside reaches the host behind the ISP ("the Internet");
 * each VLAN gets two test hosts, plus one per address group inside it, so that firewall
   probes can use real packets between zones.
 """
@@ -27,7 +29,6 @@ from pipeline.design import Device
 from pipeline.intent.parse import Intent
 
 INTERNET_HOST = IPv4Interface("192.0.2.10/24")  # TEST-NET-1: "the Internet", inside the lab only
-LAB_AGGREGATE = IPv4Network("10.0.0.0/8")  # what an emulated ISP routes back to our edge
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,6 @@ class Peer:
     password_secret: str | None
     announces: tuple[IPv4Network, ...]
     host_gateway: IPv4Interface  # the peer's address on its test-host segment
-    routes_back: tuple[IPv4Network, ...]  # lab-only statics towards our edge
 
 
 @dataclass
@@ -174,10 +174,8 @@ def _peers(intent: Intent, lab: LabPlan) -> None:
             subnet = next(host_net.subnets(new_prefix=max(host_net.prefixlen, 24)))
             host_gw = IPv4Interface(f"{next(subnet.hosts())}/{subnet.prefixlen}")
             host_addr = IPv4Interface(f"{host_gw.ip + 9}/{subnet.prefixlen}")
-        routes_back = (LAB_AGGREGATE,) if any(n.prefixlen == 0 for n in announces) else ()
         lab.peers.append(Peer(up.name, ns, up.peer.asn, peer_if, up.address.ip,
-                              intent.network.asn, up.peer.password_secret, announces, host_gw,
-                              routes_back))
+                              intent.network.asn, up.peer.password_secret, announces, host_gw))
         lab.links.append(Veth(lab.routers[up.device], up.interface, ns, "eth0",
                               b_addr=peer_if))
         short = f"x-{up.name}"[:20]
@@ -192,8 +190,6 @@ def peer_config(peer: Peer, password: str | None) -> str:
     lines = ["frr defaults traditional", f"hostname {peer.name}", "!"]
     for net in peer.announces:
         lines.append(f"ip route {net} blackhole")
-    for net in peer.routes_back:
-        lines.append(f"ip route {net} {peer.neighbor}")
     lines += ["!", f"router bgp {peer.asn}", f" bgp router-id {peer.address.ip}",
               " no bgp ebgp-requires-policy", " no bgp network import-check",
               f" neighbor {peer.neighbor} remote-as {peer.neighbor_as}"]

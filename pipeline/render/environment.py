@@ -550,6 +550,12 @@ def nft_ports(ports: Iterable[Port]) -> list[str]:
     return result
 
 
+def nft_range(pool: tuple[Any, Any]) -> str:
+    """A source NAT pool: one address, or ``first-last``."""
+    first, last = pool
+    return str(first) if first == last else f"{first}-{last}"
+
+
 _MAKO = re.compile(r"\$|<%|%>|\\")
 
 
@@ -598,5 +604,5 @@ def environment(loader: ConfinedLoader,
 # benchmark's plain-Jinja floor so both render the same templates.
 TEXT_FILTERS: dict[str, Callable[..., Any]] = {
     "ospf_area": ospf_area, "nft_match": nft_match, "nft_port": nft_port,
-    "nft_ports": nft_ports, "ifupdown_text": ifupdown_text,
+    "nft_ports": nft_ports, "nft_range": nft_range, "ifupdown_text": ifupdown_text,
 }

@@ -1,7 +1,9 @@
 """The intended firewall policy as a function: which flows should pass?
 
 Evaluated on the design's firewall facts exactly as nftables evaluates the rendered
-ruleset: rules in order, first match wins, default deny.
+ruleset: rules in order, first match wins, default deny. From outside (an address no zone
+claims) to inside, a flow comes in only as a published service (destination NAT): an ISP
+routes no private space.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from pipeline.design import Firewall, FirewallRule, Match
+from pipeline.design import Firewall, FirewallRule, Match, Published
 from pipeline.intent.derive import Port
 
 
@@ -47,3 +49,16 @@ def decide(fw: Firewall, flow: Flow) -> tuple[bool, str]:
         if rule_matches(rule, flow, fw):
             return rule.action == "allow", rule.name
     return False, "default"
+
+
+def from_outside(fw: Firewall, flow: Flow) -> bool:
+    """From an address no zone claims to one a zone does."""
+    def outside(address: IPv4Address) -> bool:
+        return not any(address in net for net in fw.internal)
+    return outside(flow.src) and not outside(flow.dst)
+
+
+def published_as(fw: Firewall, flow: Flow) -> Published | None:
+    """The published service (public address and ports) that carries ``flow`` in, if any."""
+    return next((p for p in fw.published if p.to == flow.dst
+                 and any(port_matches(port, flow) for port in p.ports)), None)

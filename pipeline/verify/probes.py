@@ -14,11 +14,12 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 
 from pipeline.design import Firewall, Match
 from pipeline.intent.derive import Port
 from pipeline.lab.plan import Host, LabPlan
-from pipeline.verify.policy import Flow, decide, in_match
+from pipeline.verify.policy import Flow, decide, from_outside, in_match, published_as
 
 PAIR_SERVICE = Port("tcp", "443")
 START_TIMEOUT = 15.0
@@ -34,6 +35,12 @@ class Probe:
     expect: bool
     decided_by: str
     purpose: str
+    via: IPv4Address | None = None  # the public address a published service is probed at
+
+    @property
+    def target(self) -> IPv4Address:
+        """Where the packet is sent: the destination host, or its published address."""
+        return self.via or self.dst.address.ip
 
     @property
     def service(self) -> str:
@@ -89,8 +96,15 @@ def plan_probes(fw: Firewall, lab: LabPlan) -> list[Probe]:
         if key in probes:
             return
         allowed, rule = decide(fw, flow)
+        via = None
+        if from_outside(fw, flow):  # only a published service comes in, at its public address
+            published = published_as(fw, flow)
+            if published is None:
+                allowed, rule = False, f"not published ({rule})" if allowed else rule
+            else:
+                via = published.address
         probes[key] = Probe(f"p{len(probes)}", src, dst, flow.proto, flow.port, allowed, rule,
-                            purpose)
+                            purpose, via)
 
     for rule in fw.rules:
         for s in rule.sources:
@@ -147,7 +161,7 @@ def run_probes(probes: Iterable[Probe]) -> list[Result]:
         for ns, proc in clients.items():  # hand out all work first: the agents run at once
             assert proc.stdin is not None
             proc.stdin.write(json.dumps([{"id": p.id, "proto": p.proto, "port": p.port,
-                                          "dst": str(p.dst.address.ip)} for p in by_src[ns]]))
+                                          "dst": str(p.target)} for p in by_src[ns]]))
             proc.stdin.close()
         outcome: dict[str, str] = {}
         for ns, proc in clients.items():
@@ -196,7 +210,8 @@ def failures(results: list[Result]) -> list[str]:
             continue
         p = r.probe
         want = "open" if p.expect else "shut"
+        via = f" via {p.via}" if p.via else ""
         out.append(f"{p.src.zone} -> {p.dst.zone} {p.service} ({p.src.name} {p.src.address.ip} "
-                   f"-> {p.dst.name} {p.dst.address.ip}): intended {want} by {p.decided_by}, "
-                   f"got {r.seen}")
+                   f"-> {p.dst.name} {p.dst.address.ip}{via}): intended {want} by "
+                   f"{p.decided_by}, got {r.seen}")
     return out

@@ -157,19 +157,19 @@ def test_ios_template_reaches_only_ios_devices(tmp_path: Path) -> None:
 def test_line_numbers_of_every_kind_of_hunk(tmp_path: Path) -> None:
     root = copy_example(tmp_path / "net")
     topology = root / "intent/topology.yaml"
-    assert len(topology.read_text().splitlines()) == 41
-    topology.write_text(topology.read_text() + "# end of topology\n")  # line 42 at base
+    assert len(topology.read_text().splitlines()) == 47
+    topology.write_text(topology.read_text() + "# end of topology\n")  # line 48 at base
     commit_all(root)
     lines = topology.read_text().splitlines(keepends=True)
     lines[0] = "# Links and uplinks.\n"  # 1: modified
     del lines[2]  # 3: the WAN comment goes; old 4 is now 3
     lines[7:7] = ["  # " + "x" * 200 + "\n", "  # two\n"]  # after the trunk comment
-    del lines[-1]  # the last line goes: the file ends at 42 again
+    del lines[-1]  # the last line goes: the file ends at 48 again
     topology.write_text("".join(lines))
 
     radius = blast_radius(root, "HEAD")
     assert [(c.lines, c.kind) for c in radius.changes] == [
-        ((1, 1), "modified"), ((3, 3), "removed"), ((8, 9), "added"), ((42, 42), "removed")]
+        ((1, 1), "modified"), ((3, 3), "removed"), ((8, 9), "added"), ((48, 48), "removed")]
     assert [c.summary for c in radius.changes[:3]] == [
         "# Links and uplinks.",
         "# WAN: routed, OSPF area 0. The gent-warehouse link is the backup path.",

@@ -96,6 +96,41 @@ def test_replace_compare_commit_idempotent_rollback(r1: Router) -> None:
     device.close()
 
 
+NFT_NAT = NFT[:NFT.rindex("}")] + """
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname "eth1" ip daddr 203.0.113.10 tcp dport 443 dnat ip to 10.1.2.3 comment "portal"
+	}
+
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "eth1" ip saddr 10.0.0.0/8 snat ip to 203.0.113.1 comment "source nat"
+	}
+}
+"""
+
+
+def test_nat_chains_commit_compare_and_roll_back_byte_for_byte(r1: Router) -> None:
+    """NAT lives in the same table: committed with it, compared in canonical form, and a
+    rollback puts the ruleset without NAT back exactly."""
+    device = r1.driver()
+    device.load_replace_candidate(config=bundle(nft=NFT))
+    device.commit_config()
+    before = r1.running_nft()
+    device.load_replace_candidate(config=bundle(nft=NFT_NAT))
+    assert '+\t\toifname "eth1" ip saddr 10.0.0.0/8 snat ip to 203.0.113.1 comment "source nat"' \
+        in changed_lines(device.compare_config())
+    device.commit_config()
+    running = r1.running_nft()
+    assert "dnat ip to 10.1.2.3" in running and "snat ip to 203.0.113.1" in running
+    device.load_replace_candidate(config=bundle(nft=NFT_NAT))
+    assert device.compare_config() == ""
+    device.discard_config()
+    device.rollback()
+    assert r1.running_nft() == before
+    device.close()
+
+
 def test_modify_shows_removed_and_added_lines(r1: Router) -> None:
     device = r1.driver()
     device.load_replace_candidate(config=bundle(frr_conf(1), NFT))

@@ -19,7 +19,9 @@ from napalm_frr.transport import NetnsTransport
 from pipeline.build import build
 from pipeline.cli import main
 from pipeline.lab import lab, netns
+from pipeline.lab.plan import Host
 from pipeline.verify.checks import expectations
+from pipeline.verify.probes import Probe, run_probes
 from pipeline.verify.run import verify
 from tests.conftest import copy_example
 from tests.lab.conftest import PREFIX, Lab
@@ -132,6 +134,80 @@ def test_push_then_verify_passes(example_lab: Lab) -> None:
     assert kinds == {"ospf", "bgp", "route"}
     probes = report.probes  # type: ignore[attr-defined]
     assert sum(r.probe.expect for r in probes) > 50 and sum(not r.probe.expect for r in probes) > 50
+
+
+def _host(the_lab: Lab, name: str) -> Host:
+    return next(h for h in the_lab.plan.hosts if h.name == name)
+
+
+WHO_AM_I = """
+import socket, sys
+server = socket.create_server(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+conn, (peer, _) = server.accept()
+conn.sendall(peer.encode())
+conn.close()
+"""
+
+
+def _seen_by(the_lab: Lab, server: Host, client: Host, port: int) -> str:
+    """The source address ``server`` sees when ``client`` connects to it ("" if none)."""
+    srv = subprocess.Popen(["ip", "netns", "exec", server.ns, sys.executable, "-c", WHO_AM_I,
+                            str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout is not None and srv.stdout.readline().strip() == "ready"
+        ask = ("import socket, sys\ns = socket.create_connection((sys.argv[1], int(sys.argv[2])),"
+               " timeout=5)\nprint(s.recv(64).decode())")
+        out = subprocess.run(["ip", "netns", "exec", client.ns, sys.executable, "-c", ask,
+                              str(server.address.ip), str(port)], capture_output=True, text=True)
+        return out.stdout.strip()
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def test_inside_reaches_the_internet_from_the_public_address(example_lab: Lab) -> None:
+    """Source NAT at the ISP uplink: the Internet host sees the pool's public address, never
+    the office host's private one (the emulated ISP routes no private space back)."""
+    (nat,) = example_lab.build.devices["hq-edge1"].nat
+    assert nat.pool is not None
+    seen = _seen_by(example_lab, _host(example_lab, "x-isp"), _host(example_lab, "h210a"), 80)
+    assert seen == str(nat.pool[0]) == "203.0.113.1"
+
+
+def test_from_outside_only_the_published_service_answers(example_lab: Lab) -> None:
+    """Destination NAT: the supplier portal answers at its public address; its other ports,
+    another inside host and the private address itself do not."""
+    internet, wms, server = (_host(example_lab, n) for n in ("x-isp", "g-wms", "h220a"))
+    public = IPv4Address("203.0.113.10")
+
+    def probe(dst: Host, port: int, via: IPv4Address | None) -> Probe:
+        return Probe(f"n{port}{dst.name}{via}", internet, dst, "tcp", port, False, "", "", via)
+
+    probes = [probe(wms, 443, public), probe(wms, 22, public), probe(server, 443, None),
+              probe(wms, 443, None)]
+    results = run_probes(probes)
+    assert [r.passed for r in results] == [True, False, False, False], [r.seen for r in results]
+
+
+def test_without_nat_nothing_inside_reaches_the_internet(example_lab: Lab,
+                                                          tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "net")
+    topo = root / "intent/topology.yaml"
+    text = topo.read_text()
+    start = text.index("    nat:\n")
+    end = text.index("  - name: cloud-vpn")
+    topo.write_text(text[:start] + text[end:])
+    without = build(root, run_lint=False)
+    assert without.ok and without.devices["hq-edge1"].nat == ()
+    office, internet = _host(example_lab, "h210a"), _host(example_lab, "x-isp")
+    try:
+        example_lab.push(without, ["hq-edge1"])
+        (result,) = run_probes([Probe("n", office, internet, "tcp", 443, False, "", "")])
+        assert not result.passed, result.seen  # out it goes; no reply finds the way back
+    finally:
+        example_lab.push(devices=["hq-edge1"])
+    assert _seen_by(example_lab, internet, office, 80) == "203.0.113.1"
 
 
 def test_removed_rule_fails_exactly_its_flows(example_lab: Lab, tmp_path: Path) -> None:
