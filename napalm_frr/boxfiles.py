@@ -151,7 +151,8 @@ daemon_apply() {
   fi
   [ -s "$2" ] || return 0
   case "$1" in
-    chrony) mkdir -p /run/chrony /var/lib/chrony && chronyd -x -f "$2" ;;
+    chrony) install -d -o _chrony -g _chrony -m 0750 /run/chrony /var/lib/chrony &&
+      chronyd -x -f "$2" ;;
     snmpd) mkdir -p /run/snmpd /var/lib/snmp && SNMP_PERSISTENT_DIR=/var/lib/snmp MIBS= \
       snmpd -C -c "$2" -Lf /run/snmpd/snmpd.log -u Debian-snmp -g Debian-snmp \
       -I -smux,mteTrigger,mteTriggerConf -p /run/snmpd/snmpd.pid ;;

@@ -286,11 +286,10 @@ def test_router_services_answer_the_management_zone_only(example_lab: Lab) -> No
          f"s.bind(('{server}', 514)); s.settimeout(30); print(s.recv(4096).decode())"],
         stdout=subprocess.PIPE, text=True)
     try:
-        box = NetnsTransport(example_lab.plan.routers["hq-core1"], root=lab.napalm_params(
-            example_lab.plan.prefix, "hq-core1")["optional_args"]["root_dir"])
+        router = _box(example_lab, "hq-core1")
         deadline = time.monotonic() + 30
         while listener.poll() is None and time.monotonic() < deadline:
-            box.run(["logger", "-u", "/run/rsyslog/log", "netpipe-example-syslog-probe"])
+            router.run(["logger", "-u", "/run/rsyslog/log", "netpipe-example-syslog-probe"])
             time.sleep(0.5)
         out, _ = listener.communicate(timeout=30)
     finally:
@@ -298,6 +297,73 @@ def test_router_services_answer_the_management_zone_only(example_lab: Lab) -> No
         netns.run(["ip", "-n", host.ns, "addr", "del", f"{server}/32", "dev", "eth0"],
                   check=False)
     assert "netpipe-example-syslog-probe" in out
+
+
+def _box(example_lab: Lab, device: str) -> NetnsTransport:
+    """A command runner on the lab router `device`, seeing the box's own /etc and /run."""
+    args = lab.napalm_params(example_lab.plan.prefix, device)["optional_args"]
+    return NetnsTransport(args["netns"], root=args["root_dir"])
+
+
+def _ntp_answers(ns: str, server: str, tmp_path: Path) -> subprocess.Popen[str]:
+    """One NTP client query (``chronyd -Q``: measure, never set the clock) from namespace `ns`;
+    exit 0 when `server` answered within 4 s."""
+    conf = [f"server {server} iburst maxsamples 1", f"pidfile {tmp_path / (ns + server)}.pid"]
+    return subprocess.Popen(["ip", "netns", "exec", ns, "chronyd", "-Q", "-t", "4", *conf],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+
+
+def test_routers_keep_time_from_the_ntp_server(example_lab: Lab, tmp_path: Path) -> None:
+    """network.yaml's NTP server (10.2.20.11) stands in a host of hq's servers VLAN as a real
+    chronyd (`local stratum 8`, -x: it never steers the machine's clock). Every router's
+    chronyd, started by its deploy, selects it as its source (``chronyc sources``: `*`)
+    through the WAN and the zone firewall; no router answers NTP itself, neither to the
+    management zone nor to the office (they are clients: no `allow`), while the server
+    answers both, so the probe itself works."""
+    example_lab.push()
+    net = example_lab.build.intent
+    assert net is not None
+    server = str(net.network.ntp[0])
+    host = next(h for h in example_lab.plan.hosts if IPv4Address(server) in h.address.network)
+    conf = tmp_path / "ntp-server.conf"
+    conf.write_text(f"local stratum 8\nallow 10.0.0.0/8\nbindaddress {server}\ncmdport 0\n"
+                    f"pidfile {tmp_path / 'ntp-server.pid'}\n")
+    netns.run(["ip", "-n", host.ns, "addr", "add", f"{server}/32", "dev", "eth0"])
+    try:
+        netns.ns_exec(host.ns, ["chronyd", "-x", "-u", "root", "-f", str(conf),
+                                "-l", str(tmp_path / "ntp-server.log")])
+        boxes = {device: _box(example_lab, device) for device in example_lab.plan.routers}
+        for box in boxes.values():  # measure now, not at the next 64 s poll
+            assert box.run(["chronyc", "burst", "4/4"]).stdout.strip() == "200 OK"
+        selected: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        while len(selected) < len(boxes) and time.monotonic() < deadline:
+            for device, box in boxes.items():
+                # csv: mode, state (* = the selected source), address, stratum, ...
+                for row in box.run(["chronyc", "-n", "-c", "sources"]).stdout.splitlines():
+                    if row.split(",")[1:3] == ["*", server]:
+                        selected[device] = row
+            time.sleep(1)
+        assert set(selected) == set(boxes), {d: boxes[d].run(["chronyc", "-n", "sources"])
+                                             for d in boxes if d not in selected}
+        mgmt, office = (next(h for h in example_lab.plan.hosts if h.zone == zone
+                             and str(h.address.ip).startswith("10.2."))
+                        for zone in (net.network.management_zone, "office"))
+        targets = [server]
+        for device in boxes:
+            loopback = net.hosts[device].data.loopback
+            assert loopback is not None
+            targets.append(str(loopback.ip))
+        queries = {(h.zone, target): _ntp_answers(h.ns, target, tmp_path)
+                   for h in (mgmt, office) for target in targets}
+        answered = {key for key, proc in queries.items() if proc.wait(timeout=30) == 0}
+    finally:
+        pidfile = tmp_path / "ntp-server.pid"
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+        netns.run(["ip", "-n", host.ns, "addr", "del", f"{server}/32", "dev", "eth0"],
+                  check=False)
+    assert answered == {(mgmt.zone, server), (office.zone, server)}
 
 
 UDHCPC_SCRIPT = '#!/bin/sh\n[ "$1" = bound ] && echo "lease $ip/$subnet router $router"\nexit 0\n'
