@@ -308,7 +308,9 @@ def _box(example_lab: Lab, device: str) -> NetnsTransport:
 def _ntp_answers(ns: str, server: str, tmp_path: Path) -> subprocess.Popen[str]:
     """One NTP client query (``chronyd -Q``: measure, never set the clock) from namespace `ns`;
     exit 0 when `server` answered within 4 s."""
-    conf = [f"server {server} iburst maxsamples 1", f"pidfile {tmp_path / (ns + server)}.pid"]
+    # its own pid file and no command socket: the machine may run a chronyd of its own
+    conf = [f"server {server} iburst maxsamples 1", f"pidfile {tmp_path / (ns + server)}.pid",
+            "bindcmdaddress /"]
     return subprocess.Popen(["ip", "netns", "exec", ns, "chronyd", "-Q", "-t", "4", *conf],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
 
@@ -327,7 +329,7 @@ def test_routers_keep_time_from_the_ntp_server(example_lab: Lab, tmp_path: Path)
     host = next(h for h in example_lab.plan.hosts if IPv4Address(server) in h.address.network)
     conf = tmp_path / "ntp-server.conf"
     conf.write_text(f"local stratum 8\nallow 10.0.0.0/8\nbindaddress {server}\ncmdport 0\n"
-                    f"pidfile {tmp_path / 'ntp-server.pid'}\n")
+                    f"bindcmdaddress /\npidfile {tmp_path / 'ntp-server.pid'}\n")
     netns.run(["ip", "-n", host.ns, "addr", "add", f"{server}/32", "dev", "eth0"])
     try:
         netns.ns_exec(host.ns, ["chronyd", "-x", "-u", "root", "-f", str(conf),
