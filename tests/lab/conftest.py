@@ -51,6 +51,8 @@ class Lab:
     build: Build
     plan: LabPlan
     secrets: dict[str, str]
+    ready: bool = False
+    """Every router runs the example's configs and verify passed since the last push."""
 
     def driver(self, device: str) -> napalm.base.NetworkDriver:
         params = lab.napalm_params(self.plan.prefix, device)
@@ -61,6 +63,7 @@ class Lab:
 
     def push(self, configs: Build | None = None, devices: list[str] | None = None) -> None:
         """Replace and commit the rendered configs on lab routers, in parallel."""
+        self.ready = False
         source = configs or self.build
 
         def one(device: str) -> None:

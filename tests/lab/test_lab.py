@@ -47,6 +47,17 @@ def run_verify(the_lab: Lab, intent_build: object | None = None) -> object:
             drv.close()
 
 
+def deployed(the_lab: Lab) -> Lab:
+    """The lab with the example deployed and verified, so a test that needs it passes or
+    fails alone (``pytest -k``) as in the whole module; pushed again only when needed."""
+    if not the_lab.ready:
+        the_lab.push()
+        report = run_verify(the_lab)
+        assert report.ok, report.text()  # type: ignore[attr-defined]
+        the_lab.ready = True
+    return the_lab
+
+
 def test_lab_has_every_frr_device_peer_and_host(example_lab: Lab) -> None:
     p = example_lab.plan
     assert sorted(p.routers) == ["gent-core1", "hq-core1", "hq-edge1", "wh-core1"]
@@ -130,6 +141,7 @@ def test_push_then_verify_passes(example_lab: Lab) -> None:
             assert "UP" in links[iface.name]["flags"] or iface.mode == "unused"  # type: ignore
     report = run_verify(example_lab)
     assert report.ok, report.text()  # type: ignore[attr-defined]
+    example_lab.ready = True
     kinds = {c.kind for c in report.checks}  # type: ignore[attr-defined]
     assert kinds == {"ospf", "bgp", "route"}
     probes = report.probes  # type: ignore[attr-defined]
@@ -169,6 +181,7 @@ def _seen_by(the_lab: Lab, server: Host, client: Host, port: int) -> str:
 def test_inside_reaches_the_internet_from_the_public_address(example_lab: Lab) -> None:
     """Source NAT at the ISP uplink: the Internet host sees the pool's public address, never
     the office host's private one (the emulated ISP routes no private space back)."""
+    deployed(example_lab)
     (nat,) = example_lab.build.devices["hq-edge1"].nat
     assert nat.pool is not None
     seen = _seen_by(example_lab, _host(example_lab, "x-isp"), _host(example_lab, "h210a"), 80)
@@ -178,6 +191,7 @@ def test_inside_reaches_the_internet_from_the_public_address(example_lab: Lab) -
 def test_from_outside_only_the_published_service_answers(example_lab: Lab) -> None:
     """Destination NAT: the supplier portal answers at its public address; its other ports,
     another inside host and the private address itself do not."""
+    deployed(example_lab)
     internet, wms, server = (_host(example_lab, n) for n in ("x-isp", "g-wms", "h220a"))
     public = IPv4Address("203.0.113.10")
 
@@ -200,6 +214,7 @@ def test_without_nat_nothing_inside_reaches_the_internet(example_lab: Lab,
     topo.write_text(text[:start] + text[end:])
     without = build(root, run_lint=False)
     assert without.ok and without.devices["hq-edge1"].nat == ()
+    deployed(example_lab)
     office, internet = _host(example_lab, "h210a"), _host(example_lab, "x-isp")
     try:
         example_lab.push(without, ["hq-edge1"])
@@ -235,6 +250,7 @@ def test_removed_rule_fails_exactly_its_flows(example_lab: Lab, tmp_path: Path) 
 
 def test_cli_verify_lab(example_lab: Lab, capsys: pytest.CaptureFixture[str],
                         monkeypatch: pytest.MonkeyPatch) -> None:
+    deployed(example_lab)
     monkeypatch.setenv("NETPIPE_LAB_PREFIX", PREFIX)
     code = main(["verify", "--lab", "--root", str(example_lab.root), "--format", "json"])
     out = json.loads(capsys.readouterr().out)
