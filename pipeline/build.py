@@ -14,6 +14,7 @@ from pipeline.design import Device, design
 from pipeline.findings import Finding, has_errors, sorted_findings
 from pipeline.intent.parse import Intent, parse
 from pipeline.intent.rules import check
+from pipeline.render import pool
 from pipeline.render.cache import Cache
 from pipeline.render.lint import lint
 from pipeline.render.render import Rendered, render
@@ -45,15 +46,26 @@ def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs
         result.findings = sorted_findings(findings)
         return result
     result.intent = intent
-    findings += check(intent)
-    if has_errors(findings):
-        result.findings = sorted_findings(findings)
-        return result
-    result.devices = design(intent)
+    rule_findings = pool.alongside(lambda: check(intent), len(intent.hosts))
     declared = intent.network.secrets
     store = Cache.open(root) if incremental else None
-    keys = store.keys(result.devices, declared) if store else {}
-    kept = store.load(keys) if store else {}
+    try:
+        result.devices = design(intent)
+        keys = store.keys(result.devices, declared) if store else {}
+        kept = store.load(keys) if store else {}
+    except Exception:
+        # Designed alongside the rules (a big estate on two cores), so possibly from
+        # intent the rules refuse: their findings are the answer, not this error.
+        if has_errors(rule_findings()):
+            result.findings = sorted_findings(findings + rule_findings())
+            result.devices = {}
+            return result
+        raise
+    findings += rule_findings()
+    if has_errors(findings):
+        result.findings = sorted_findings(findings)
+        result.devices = {}
+        return result
     todo = {h: d for h, d in result.devices.items() if h not in kept}
     rendered, render_findings = render(todo, root, declared)
     findings += render_findings

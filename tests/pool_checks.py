@@ -13,10 +13,13 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from benchmarks.estate import generate
 from pipeline.build import build
+from pipeline.design import design
+from pipeline.intent.parse import parse
 from pipeline.render import pool
 from pipeline.render.lint import lint
 from pipeline.render.render import SHIPPED_TEMPLATES, render
@@ -83,6 +86,40 @@ def lints_the_same() -> None:
     assert sorted({(f.code, f.file) for f in one}) == [
         ("NP310", "build/configs/s0003-core1/frr.conf"),
         ("NP311", "build/configs/s0003-core1/nftables.conf")]
+
+
+def rules_alongside() -> None:
+    """The rules run in a forked child while the parent designs; a child that dies is an
+    error, never a hang."""
+    assert pool.alongside(os.getpid, 100)() != os.getpid(), "not forked"
+    assert pool.alongside(os.getpid, 10)() == os.getpid()  # small: here
+    try:
+        pool.alongside(lambda: os._exit(3), 100)()
+    except BrokenProcessPool:
+        pass
+    else:
+        raise AssertionError("a dead child went unnoticed")
+
+
+def design_fails_where_rules_refuse() -> None:
+    """Designed alongside the rules, intent the rules refuse may crash the design (a
+    switch's management VLAN the site does not have): the answer is the rule's finding."""
+    root = _estate()
+    site = root / "intent" / "sites" / "s0001.yaml"
+    text = site.read_text()
+    site.write_text(text.replace("management: {vlan: 99,", "management: {vlan: 98,", 1))
+    intent, problems = parse(root)
+    assert intent is not None and not problems
+    try:
+        design(intent)
+    except StopIteration:
+        pass
+    else:
+        raise AssertionError("the design no longer fails here: pick another breakage")
+    result = build(root, run_lint=False)
+    assert not result.ok and not result.devices and not result.rendered
+    assert [(f.code, f.file, f.line) for f in result.findings if f.is_error] == [
+        ("NP122", "intent/sites/s0001.yaml", 19)]
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def test_no_fork_with_threads_a_small_job_or_one_worker(monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("check", ["shared", "renders_the_same", "limit_reported_once",
-                                   "lints_the_same"])
+                                   "lints_the_same", "rules_alongside",
+                                   "design_fails_where_rules_refuse"])
 def test_forked_work_in_a_fresh_interpreter(check: str) -> None:
     """tests/pool_checks.py, where nothing but the check runs: the forks really happen
     (this session may have threads left by earlier tests, and then pool.run rightly

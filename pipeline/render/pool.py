@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -75,3 +76,36 @@ def run(job: Callable[[Sequence[T]], R], items: Sequence[T], *,
             return pool.map(_call, parts, chunksize=1)
     finally:
         _JOB = None
+
+
+def _call_alone() -> Any:
+    assert _ALONGSIDE is not None
+    return _ALONGSIDE()
+
+
+_ALONGSIDE: Callable[[], Any] | None = None
+
+
+def alongside(job: Callable[[], R], size: int) -> Callable[[], R]:
+    """Start ``job`` in a forked process while the caller goes on, for work of ``size``
+    items where that pays (two cores, one thread, at least ``MIN_ITEMS``); the function
+    returned waits for the result (an exception in the job is raised there, and so is a
+    child that died). Otherwise the job runs here and now, before the caller goes on."""
+    global _ALONGSIDE
+    if workers() <= 1 or size < MIN_ITEMS or not _can_fork():
+        done = job()
+        return lambda: done
+    _ALONGSIDE = job
+    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        future = executor.submit(_call_alone)  # forks here, inheriting the parent's memory
+    finally:
+        _ALONGSIDE = None
+
+    def result() -> R:
+        try:
+            value: R = future.result()
+            return value
+        finally:
+            executor.shutdown()
+    return result
