@@ -7,6 +7,7 @@ intent that has errors.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +37,11 @@ class Build:
 
 
 def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs",
-          incremental: bool = False) -> Build:
+          incremental: bool = False, texts: bool = True) -> Build:
     """``incremental``: reuse build/cache for devices whose inputs did not change
-    (:mod:`pipeline.render.cache`) and keep what this build renders and lints clean."""
+    (:mod:`pipeline.render.cache`) and keep what this build renders and lints clean.
+    ``texts=False`` (a verdict only, as ``validate`` needs): the configs of unchanged
+    devices are not read back, so ``rendered`` holds only what this build rendered."""
     result = Build()
     intent, findings = parse(root)
     result.findings = findings
@@ -52,7 +55,9 @@ def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs
     try:
         result.devices = design(intent)
         keys = store.keys(result.devices, declared) if store else {}
-        kept = store.load(keys) if store else {}
+        kept: Mapping[str, Rendered | None] = {}
+        if store is not None:
+            kept = store.load(keys) if texts else dict.fromkeys(store.clean(keys))
     except Exception:
         # Designed alongside the rules (a big estate on two cores), so possibly from
         # intent the rules refuse: their findings are the answer, not this error.
@@ -71,7 +76,7 @@ def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs
     findings += render_findings
     if not has_errors(render_findings):
         result.rendered = {h: kept.get(h) or rendered[h] for h in result.devices
-                           if h in kept or h in rendered}
+                           if kept.get(h) or h in rendered}
         result.reused = len(kept)
         if run_lint:
             found = lint(rendered, out_prefix)

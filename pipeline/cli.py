@@ -42,14 +42,14 @@ def _usage(message: str) -> int:
 def _say_reused(result: Build) -> None:
     """How much of the estate this run built (on stderr: machine formats stay clean)."""
     if result.reused:
-        built = len(result.rendered) - result.reused
-        print(f"netpipe: rendered and linted {built} of {len(result.rendered)} devices; "
+        built = len(result.devices) - result.reused
+        print(f"netpipe: rendered and linted {built} of {len(result.devices)} devices; "
               f"{result.reused} unchanged since an earlier build ({cache.FOLDER})",
               file=sys.stderr)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    result = build(_root(args), incremental=args.cache)
+    result = build(_root(args), incremental=args.cache, texts=False)
     _say_reused(result)
     print(render_findings(result.findings, args.format))
     return EXIT_OK if result.ok else EXIT_FINDINGS

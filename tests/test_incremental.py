@@ -74,6 +74,37 @@ def test_a_planted_cache_entry_is_never_used(estate: Path) -> None:
     assert "evil" not in again.rendered["s0001-sw1"].files["running.conf"]
 
 
+def test_a_verdict_reads_the_index_not_the_configs(estate: Path) -> None:
+    """validate needs only to know a device is unchanged since a clean build: the signed
+    index says so without reading its config back; render still needs (and checks) the
+    texts."""
+    build(estate, incremental=True)
+    for entry in (estate / FOLDER).glob("*.json"):
+        entry.write_text("{}")  # the texts are gone; the index still vouches
+    verdict = build(estate, incremental=True, texts=False)
+    assert verdict.ok and verdict.reused == 22 and verdict.rendered == {}
+    full = build(estate, incremental=True)
+    assert full.ok and full.reused == 0 and len(full.rendered) == 22
+
+
+def test_a_planted_index_entry_is_never_used(estate: Path) -> None:
+    """The index is in build/ too: an entry whose HMAC is not this machine's is a miss,
+    and a host the index does not vouch for is built and linted again."""
+    build(estate, incremental=True)
+    index_path = estate / cache.INDEX
+    index = json.loads(index_path.read_text())
+    assert set(index) == {h.stem for h in (estate / FOLDER).glob("*.json")}
+    index["s0001-sw1"][1] = "0" * 64
+    del index["s0001-sw2"]
+    index_path.write_text(json.dumps(index))
+    again = build(estate, incremental=True, texts=False)
+    assert again.ok and again.reused == 20
+    assert set(again.rendered) == {"s0001-sw1", "s0001-sw2"}
+    index_path.unlink()
+    os.symlink(estate / "intent" / "network.yaml", index_path)
+    assert build(estate, incremental=True, texts=False).reused == 0
+
+
 def test_without_a_private_key_everything_is_built(estate: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     build(estate, incremental=True)

@@ -12,6 +12,10 @@ so every entry carries an HMAC under a key that never leaves this machine
 (``$XDG_CACHE_HOME/netpipe/cache.key``, else ``~/.cache/netpipe/cache.key``). An entry
 that is not this machine's own, a symlink, an oversized file or anything malformed is a
 miss, never an error; a machine without a private key builds everything.
+
+``validate`` needs only the verdict, not the texts: ``build/cache-index.json`` lists each
+kept host's key under an HMAC of its own, so a run that writes nothing reads one small
+file instead of every kept config (61 MB at 5,002 devices).
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ from pipeline.design import Device, Firewall
 from pipeline.render.render import Rendered, template_root
 
 FOLDER = "build/cache"
+INDEX = "build/cache-index.json"  # beside the folder: no host can be named like it
 MAX_ENTRY = 16 * 1024 * 1024
+MAX_INDEX = 64 * 1024 * 1024
 _CODE = Path(__file__).resolve().parent.parent
 
 
@@ -175,6 +181,28 @@ class Cache:
         body = json.dumps([host, key, platform, sorted(texts.items())]).encode()
         return hmac.new(self.key, body, hashlib.sha256).hexdigest()
 
+    def _index_mac(self, host: str, key: str) -> str:
+        body = json.dumps(["index", host, key]).encode()  # never a config entry's body
+        return hmac.new(self.key, body, hashlib.sha256).hexdigest()
+
+    def _index(self) -> dict[str, str]:
+        """host -> key of every entry the index vouches for (this machine's own)."""
+        try:
+            entries = json.loads(files.read_bytes(self.root, INDEX, MAX_INDEX))
+        except (files.Refused, OSError, ValueError):
+            return {}
+        if not isinstance(entries, dict):
+            return {}
+        return {host: entry[0] for host, entry in entries.items()
+                if isinstance(entry, list) and len(entry) == 2
+                and all(isinstance(e, str) for e in entry)
+                and hmac.compare_digest(entry[1], self._index_mac(host, entry[0]))}
+
+    def clean(self, keys: Mapping[str, str]) -> set[str]:
+        """Hosts whose key is unchanged since a clean build, from the index alone."""
+        index = self._index()
+        return {host for host, key in keys.items() if index.get(host) == key}
+
     def load(self, keys: Mapping[str, str]) -> dict[str, Rendered]:
         """The kept configs of every host whose key is unchanged (and whose entry is this
         machine's own)."""
@@ -206,14 +234,26 @@ class Cache:
                 part.mkdir(exist_ok=True)
         except OSError:
             return
+        index = {host: [key, self._index_mac(host, key)]
+                 for host, key in self._index().items()}
         for item in rendered:
             key = keys.get(item.host)
             if key is None:
                 continue
             entry = {"key": key, "platform": item.platform, "files": item.files,
                      "mac": self._mac(item.host, key, item.platform, item.files)}
-            with contextlib.suppress(OSError):
-                fd, tmp = tempfile.mkstemp(prefix=f".{item.host}.", dir=folder)
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(entry, out)
-                os.replace(tmp, folder / f"{item.host}.json")
+            if _replace(folder, f"{item.host}.json", entry):
+                index[item.host] = [key, self._index_mac(item.host, key)]
+        _replace(self.root / "build", Path(INDEX).name, index)
+
+
+def _replace(folder: Path, name: str, value: object) -> bool:
+    """Write ``folder/name`` as JSON in one step (a reader sees the old or the new)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(value, out)
+        os.replace(tmp, folder / name)
+        return True
+    except OSError:
+        return False
