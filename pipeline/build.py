@@ -7,7 +7,9 @@ intent that has errors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,12 +38,37 @@ class Build:
         return not has_errors(self.findings)
 
 
+GC_THRESHOLD = (100_000, 50, 1000)
+"""A build allocates millions of objects that live until it ends (values, marks, models,
+device records) and almost no cycles: at the default thresholds (700, 10, 10) the
+collector traverses that growing heap again and again, half of the CPU time at 5,002
+devices. A larger first generation still collects young cycles; the heap is full-collected
+far less often. Peak RSS was the same (279 MB)."""
+
+
+@contextmanager
+def batch_gc() -> Iterator[None]:
+    """Collect garbage at :data:`GC_THRESHOLD` for the duration (the old ones after)."""
+    old = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs",
           incremental: bool = False, texts: bool = True) -> Build:
     """``incremental``: reuse build/cache for devices whose inputs did not change
     (:mod:`pipeline.render.cache`) and keep what this build renders and lints clean.
     ``texts=False`` (a verdict only, as ``validate`` needs): the configs of unchanged
     devices are not read back, so ``rendered`` holds only what this build rendered."""
+    with batch_gc():
+        return _build(root, run_lint, out_prefix, incremental, texts)
+
+
+def _build(root: Path, run_lint: bool, out_prefix: str, incremental: bool,
+           texts: bool) -> Build:
     result = Build()
     intent, findings = parse(root)
     result.findings = findings

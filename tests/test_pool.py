@@ -53,3 +53,25 @@ def test_forked_work_in_a_fresh_interpreter(check: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "tests.pool_checks", check], cwd=REPO,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_a_build_collects_garbage_less_often_and_restores_the_collector(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thresholds hold while the intent is read (where the heap grows) and are given
+    back after, also when the build stops early."""
+    import gc
+
+    from pipeline import build as build_module
+
+    seen: list[tuple[int, int, int]] = []
+
+    def parse(root: object) -> tuple[None, list[object]]:
+        seen.append(gc.get_threshold())
+        return None, []
+
+    monkeypatch.setattr(build_module, "parse", parse)
+    before = gc.get_threshold()
+    assert before != build_module.GC_THRESHOLD
+    result = build_module.build(REPO)
+    assert result.intent is None and seen == [build_module.GC_THRESHOLD]
+    assert gc.get_threshold() == before
