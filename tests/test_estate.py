@@ -90,3 +90,12 @@ def test_the_benchmark_floor_renders_every_shipped_template(tmp_path: Path) -> N
     estate = generate(tmp_path / "net", 22)
     figures = floor(estate.root)
     assert set(figures) == {"load", "render", "floor"}
+
+
+def test_the_benchmark_builds_the_estate_as_the_cli_does(tmp_path: Path) -> None:
+    """`make bench` compares `build` without lint (the rules alongside the design) with the
+    floor: it must build a clean estate, or the bench dies after minutes."""
+    from benchmarks.bench_estate import built
+
+    figures = built(generate(tmp_path / "net", 22).root)
+    assert set(figures) == {"build", "cpu_build"} and figures["cpu_build"] > 0
