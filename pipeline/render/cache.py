@@ -76,6 +76,9 @@ def machine_key() -> bytes | None:
     return key
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(Device))
+
+
 class _Fingerprints:
     """Content hashes of design records, through pickle (C speed; the Python version is in
     the key). A set is pickled sorted (its order varies between runs); the parts of the
@@ -86,17 +89,15 @@ class _Fingerprints:
         self.shared: dict[tuple[int, ...], tuple[Any, bytes]] = {}
 
     def of(self, device: Device) -> bytes:
-        h = hashlib.sha256()
-        for f in dataclasses.fields(device):
-            value = getattr(device, f.name)
+        parts: list[Any] = []
+        for name in _FIELDS:
+            value = getattr(device, name)
             if isinstance(value, (frozenset, set)):
-                data = _pickle(sorted(value))
+                value = sorted(value)
             elif isinstance(value, Firewall):
-                data = self._firewall(value)
-            else:
-                data = _pickle(value)
-            h.update(f.name.encode() + b"=" + hashlib.sha256(data).digest())
-        return h.digest()
+                value = hashlib.sha256(self._firewall(value)).digest()
+            parts += (name, value)
+        return hashlib.sha256(_pickle(parts)).digest()
 
     def _firewall(self, fw: Firewall) -> bytes:
         parts = [(f.name, getattr(fw, f.name)) for f in dataclasses.fields(fw)
@@ -157,7 +158,7 @@ class Cache:
 
     def _salt(self, platform: str, declared: Mapping[str, str]) -> bytes:
         if platform not in self.salt:
-            h = hashlib.sha256(b"netpipe-cache-1")
+            h = hashlib.sha256(b"netpipe-cache-2")
             h.update(_tree(_CODE))
             h.update(_tree(template_root(self.root) / platform))
             h.update(json.dumps(sorted(declared.items())).encode())
