@@ -581,3 +581,21 @@ def test_template_syntax_in_a_value_is_refused() -> None:
 def test_secret_placeholder_in_a_value_is_refused() -> None:
     f = load_error("description: 'x <secret:NETPIPE_PASSWORD>'\n").finding
     assert (f.code, f.line) == ("NP031", 1)
+
+
+def test_a_clean_file_is_composed_in_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event path is for files the fast path refuses; a clean file never takes it."""
+    def no_events(*args: object) -> None:
+        raise AssertionError("composed from events")
+
+    monkeypatch.setattr(loader, "_compose", no_events)
+    doc = load_text("f.yaml", "a: 1\nb: [x, 'y', 0.5]\nc: &c {d: ~}\ne: *c\nf: >-\n  t\n")
+    assert strip_locs(doc.data) == {"a": 1, "b": ["x", "y", 0.5], "c": {"d": None},
+                                    "e": {"d": None}, "f": "t"}
+    assert doc.marks[("b", 1)] == Loc("f.yaml", 2, 8)
+
+
+def test_a_non_specific_tag_makes_text_whichever_composer() -> None:
+    """libyaml calls '! 3' plain and implicit; YAML (and the event path) read text."""
+    assert load_text("f.yaml", "a: ! 3\nb: 3\n").data["a"] == "3"
+    assert load_text("f.yaml", "a: ! 3\nb: 3\n").data["b"] == 3

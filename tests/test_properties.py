@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.build import build
+from pipeline.intent import loader
 from pipeline.intent.loader import LoadError, load_text, strip_locs
 from tests.conftest import REPO
 
@@ -32,7 +34,7 @@ PROFILE = settings(deadline=None, database=None, derandomize=bool(os.environ.get
                                           HealthCheck.too_slow])
 
 YAML_BITS = ["a", "b:", ": ", " ", "  ", "\n", "- ", "[", "]", "{", "}", ",", "&x ", "*x",
-             "<<: ", "!!int ", "!!str ", "!!binary ", "!!python/name:os.system ", "!x ",
+             "<<: ", "! ", "!!int ", "!!str ", "!!binary ", "!!python/name:os.system ", "!x ",
              "0322", "0xD2", "1:40", "210.0", "yes", "~", "'", '"', "\\n", "# c", "? ",
              "|\n", ">-\n", "\t", "---\n", "...\n", "%YAML 1.1\n", "{{ 7 }}", "<secret:X>",
              "\u2028", "\x85", "\x00", "é", "9" * 30]
@@ -150,3 +152,28 @@ def test_any_value_anywhere_gives_findings_or_a_clean_build(
         assert not result.rendered
     for f in result.findings:
         assert f.file and f.code.startswith("NP"), f
+
+
+def _outcome(text: str) -> object:
+    try:
+        doc = load_text("f.yaml", text)
+    except LoadError as exc:
+        return exc.finding
+    return repr(doc.data), doc.marks
+
+
+@PROFILE
+@given(st.lists(st.sampled_from(YAML_BITS), max_size=60).map("".join))
+@example("a: ! 3\n").via("libyaml calls it plain and implicit")
+@example("- [! yes, {! 0.5: ! ~}]\n").via("the same in flow collections")
+@example("a: &x ! 1\nb: *x\n").via("and behind an anchor")
+def test_the_composer_in_c_and_the_event_path_agree(text: str) -> None:
+    """A clean file is composed by libyaml, a refused one again from events: the values,
+    every mark, and every finding are those of the event path alone."""
+    fast = _outcome(text)
+    real = loader._NON_SPECIFIC
+    try:
+        loader._NON_SPECIFIC = re.compile("")  # matches every text: the event path only
+        assert fast == _outcome(text)
+    finally:
+        loader._NON_SPECIFIC = real
