@@ -70,7 +70,8 @@ def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs
 def _build(root: Path, run_lint: bool, out_prefix: str, incremental: bool,
            texts: bool) -> Build:
     result = Build()
-    intent, findings = parse(root)
+    store = Cache.open(root) if incremental else None
+    intent, findings = parse(root, store)
     result.findings = findings
     if intent is None:
         result.findings = sorted_findings(findings)
@@ -78,7 +79,6 @@ def _build(root: Path, run_lint: bool, out_prefix: str, incremental: bool,
     result.intent = intent
     rule_findings = pool.alongside(lambda: check(intent), len(intent.hosts))
     declared = intent.network.secrets
-    store = Cache.open(root) if incremental else None
     try:
         result.devices = design(intent)
         keys = store.keys(result.devices, declared) if store else {}

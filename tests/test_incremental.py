@@ -136,3 +136,65 @@ def test_the_run_says_how_many_devices_it_built(estate: Path,
     assert "rendered and linted 2 of 22 devices; 20 unchanged" in err
     assert main(["validate", "--root", str(estate), "--no-cache"]) == 0
     assert "unchanged" not in capsys.readouterr().err
+
+
+def _loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The intent files this process reads and validates from here on."""
+    from pipeline.intent import parse
+
+    loaded: list[str] = []
+    real = parse.read_file
+
+    def counting(root: Path, rel: str) -> object:
+        loaded.append(rel)
+        return real(root, rel)
+
+    monkeypatch.setattr(parse, "read_file", counting)
+    return loaded
+
+
+def test_unchanged_intent_files_are_recalled_not_read(estate: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    build(estate, incremental=True)
+    loaded = _loads(monkeypatch)
+    add_vlan(estate, site=1)
+    again = build(estate, incremental=True)
+    assert again.ok and again.reused == 20
+    assert sorted(loaded) == ["intent/sites/s0002.yaml", "intent/topology.yaml"]
+    assert _files(again) == _files(build(estate))
+
+
+def test_a_changed_file_is_checked_as_it_now_is(estate: Path) -> None:
+    """Kept by content: an error written into a file that was clean is found."""
+    assert build(estate, incremental=True).ok
+    site = estate / "intent" / "sites" / "s0001.yaml"
+    site.write_text(site.read_text().replace("management: {vlan: 99,",
+                                             "management: {vlan: 98,", 1))
+    again = build(estate, incremental=True)
+    assert not again.ok
+    assert [(f.code, f.file) for f in again.findings if f.is_error] == [
+        ("NP122", "intent/sites/s0001.yaml")]
+
+
+def test_a_planted_intent_entry_is_never_unpickled(estate: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """build/ is in the repository: an entry a merge request commits, even one with the
+    right file hash, is a miss, and its pickle never runs."""
+    assert build(estate, incremental=True).ok
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (marker.write_text, ("pwned",))
+
+    import pickle
+
+    entries = sorted((estate / cache.INTENT_FOLDER).glob("*.bin"))
+    assert len(entries) == 4 + 3 + 1  # network, topology, routing, firewall; 3 sites; inventory
+    for entry in entries:
+        raw = entry.read_bytes()
+        entry.write_bytes(b"\0" * 32 + raw[32:64] + pickle.dumps(Payload()))
+    loaded = _loads(monkeypatch)
+    again = build(estate, incremental=True)
+    assert again.ok and not marker.exists()
+    assert len(loaded) == 4 + 3 + 3  # every file read again, the inventory's three too

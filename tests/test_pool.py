@@ -65,7 +65,7 @@ def test_a_build_collects_garbage_less_often_and_restores_the_collector(
 
     seen: list[tuple[int, int, int]] = []
 
-    def parse(root: object) -> tuple[None, list[object]]:
+    def parse(root: object, keeper: object = None) -> tuple[None, list[object]]:
         seen.append(gc.get_threshold())
         return None, []
 

@@ -7,15 +7,19 @@ at the first bad file: an engineer gets all schema findings in one run.
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from pipeline import files
 from pipeline.findings import Finding, Loc, clip, excerpt
-from pipeline.intent.loader import LOC_KEY, Document, LoadError, Source, read_file
+from pipeline.intent.loader import LOC_KEY, MAX_FILE_BYTES, Document, LoadError, Source, read_file
 from pipeline.intent.model import Firewall, Host, NetworkSettings, Routing, Site, Topology
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,6 +33,51 @@ INTENT_FILES = {
 SITES_DIR = "intent/sites"
 INVENTORY = ("inventory/hosts.yaml", "inventory/groups.yaml", "inventory/defaults.yaml")
 SECRET_KEYS = {"password", "secret", "enable_secret"}
+
+
+class Keeper(Protocol):
+    """Where an incremental build keeps what a file validated into, by its content: a
+    file whose bytes are unchanged is not loaded and validated again. Only what validated
+    with no finding is kept; what is recalled must be exactly what was kept."""
+
+    def recall(self, name: str, digest: bytes) -> Any | None: ...
+
+    def keep(self, name: str, digest: bytes, value: Any) -> None: ...
+
+
+def _digest(root: Path, rels: tuple[str, ...]) -> bytes | None:
+    """The content hash of these files (a missing one counts as missing), or None when one
+    cannot be read: then the file is loaded as usual and says why."""
+    h = hashlib.sha256()
+    for rel in rels:
+        try:
+            raw = files.read_bytes(root, rel, MAX_FILE_BYTES)
+            h.update(b"%d:" % len(raw) + raw)
+        except files.Refused as exc:
+            if not exc.missing:
+                return None
+            h.update(b"missing:")
+    return h.digest()
+
+
+V = TypeVar("V")
+
+
+def _kept(keeper: Keeper | None, root: Path, rels: tuple[str, ...], findings: list[Finding],
+          make: Callable[[], V]) -> V:
+    """``make()``, or what it made the last time these files had these bytes."""
+    digest = _digest(root, rels) if keeper is not None else None
+    if keeper is None or digest is None:
+        return make()
+    name = "\0".join(rels)
+    value: V | None = keeper.recall(name, digest)
+    if value is not None:
+        return value
+    before = len(findings)
+    value = make()
+    if value is not None and len(findings) == before:
+        keeper.keep(name, digest, value)
+    return value
 
 
 @dataclass
@@ -261,8 +310,9 @@ def load_inventory(root: Path) -> tuple[dict[str, Host], list[Finding]]:
     return _load_inventory(root, findings), findings
 
 
-def parse(root: Path) -> tuple[Intent | None, list[Finding]]:
-    """Load and validate everything under ``root``; the intent is None if any file failed."""
+def parse(root: Path, keeper: Keeper | None = None) -> tuple[Intent | None, list[Finding]]:
+    """Load and validate everything under ``root``; the intent is None if any file failed.
+    With a ``keeper``, files whose bytes are unchanged are recalled, not read again."""
     findings: list[Finding] = []
     parsed: dict[str, Any] = {}
     read: list[str] = []
@@ -270,13 +320,19 @@ def parse(root: Path) -> tuple[Intent | None, list[Finding]]:
         "network": NetworkSettings, "topology": Topology, "routing": Routing,
         "firewall": Firewall,
     }
-    for key, rel in INTENT_FILES.items():
-        doc = _load(root, rel, findings, required=key == "network")
+    def one(rel: str, model: type[M], required: bool) -> M | None:
+        doc = _load(root, rel, findings, required=required)
         if doc is None:
-            parsed[key] = None if key == "network" else models[key]()
+            return None
+        return _validate(doc, model, _mapping(doc, findings), (), findings)
+
+    for key, rel in INTENT_FILES.items():
+        if not os.path.lexists(root / rel) and key != "network":  # optional, not there
+            parsed[key] = models[key]()
             continue
         read.append(rel)
-        parsed[key] = _validate(doc, models[key], _mapping(doc, findings), (), findings)
+        parsed[key] = _kept(keeper, root, (rel,), findings,
+                            partial(one, rel, models[key], key == "network"))
 
     sites: dict[str, Site] = {}
     site_files = _site_files(root, findings)
@@ -284,11 +340,9 @@ def parse(root: Path) -> tuple[Intent | None, list[Finding]]:
         findings.append(Finding.at(Loc(SITES_DIR), "NP013", "no site files",
                                    f"add one {SITES_DIR}/<site>.yaml per site"))
     for rel in site_files:
-        doc = _load(root, rel, findings)
-        if doc is None:
-            continue
-        read.append(rel)
-        site = _validate(doc, Site, _mapping(doc, findings), (), findings)
+        site = _kept(keeper, root, (rel,), findings, partial(one, rel, Site, True))
+        if (root / rel).is_file():
+            read.append(rel)
         if site is None:
             continue
         if site.name in sites:
@@ -298,9 +352,8 @@ def parse(root: Path) -> tuple[Intent | None, list[Finding]]:
             continue
         sites[site.name] = site
 
-    loaded: list[str] = []
-    hosts = _load_inventory(root, findings, loaded)
-    read.extend(loaded)
+    hosts = _kept(keeper, root, INVENTORY, findings, partial(_load_inventory, root, findings))
+    read.extend(rel for rel in INVENTORY if (root / rel).is_file())
     if findings or any(v is None for v in parsed.values()):
         return None, findings
     return Intent(

@@ -13,6 +13,11 @@ so every entry carries an HMAC under a key that never leaves this machine
 that is not this machine's own, a symlink, an oversized file or anything malformed is a
 miss, never an error; a machine without a private key builds everything.
 
+The intent is kept too: what each intent file (the inventory's three files together)
+validated into, pickled, under ``build/cache-intent/`` by the hash of the file's bytes and
+sealed with the same key (checked before anything is unpickled). An unchanged file is not
+read and validated again; the rules and the design still see the whole intent.
+
 ``validate`` needs only the verdict, not the texts: ``build/cache-index.json`` lists each
 kept host's key under an HMAC of its own, so a run that writes nothing reads one small
 file instead of every kept config (61 MB at 5,002 devices).
@@ -24,6 +29,7 @@ import contextlib
 import dataclasses
 import hashlib
 import hmac
+import io
 import json
 import os
 import pickle
@@ -44,6 +50,8 @@ FOLDER = "build/cache"
 INDEX = "build/cache-index.json"  # beside the folder: no host can be named like it
 MAX_ENTRY = 16 * 1024 * 1024
 MAX_INDEX = 64 * 1024 * 1024
+INTENT_FOLDER = "build/cache-intent"
+MAX_INTENT = 256 * 1024 * 1024
 _CODE = Path(__file__).resolve().parent.parent
 
 
@@ -111,7 +119,14 @@ class _Fingerprints:
 
 
 def _pickle(value: Any) -> bytes:
-    return pickle.dumps(value, protocol=5)
+    """Bytes that depend on the content only: no memo (``fast``), so two equal records
+    pickle alike whether or not they share objects (records made from recalled intent
+    share fewer). Nothing pickled here refers to itself."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5)
+    pickler.fast = True
+    pickler.dump(value)
+    return out.getvalue()
 
 
 def _tree(root: Path) -> bytes:
@@ -150,6 +165,53 @@ class Cache:
     key: bytes
     salt: dict[str, bytes] = field(default_factory=dict)  # platform -> hash of the rest
     fingerprints: _Fingerprints = field(default_factory=_Fingerprints)
+    code: bytes = b""  # hash of netpipe's own code, once per build
+
+    def _code(self) -> bytes:
+        if not self.code:
+            self.code = _tree(_CODE)
+        return self.code
+
+    # -- validated intent, by file content (pipeline.intent.parse.Keeper)
+
+    def _intent_mac(self, name: str, digest: bytes, payload: bytes) -> bytes:
+        import pydantic
+        import pydantic_core
+
+        body = hmac.new(self.key, b"netpipe-intent-1\0", hashlib.sha256)
+        for part in (self._code(), sys.version.encode(), pydantic.VERSION.encode(),
+                     pydantic_core.__version__.encode(), name.encode(), digest):
+            body.update(hashlib.sha256(part).digest())
+        body.update(payload)
+        return body.digest()
+
+    def _intent_entry(self, name: str) -> str:
+        return f"{INTENT_FOLDER}/{hashlib.sha256(name.encode()).hexdigest()[:40]}.bin"
+
+    def recall(self, name: str, digest: bytes) -> Any | None:
+        """What these intent files validated into when they had these bytes, if this
+        machine kept it (its HMAC is checked before anything is unpickled)."""
+        try:
+            raw = files.read_bytes(self.root, self._intent_entry(name), MAX_INTENT)
+        except (files.Refused, OSError):
+            return None
+        mac, kept, payload = raw[:32], raw[32:64], raw[64:]
+        if kept != digest or not hmac.compare_digest(
+                mac, self._intent_mac(name, digest, payload)):
+            return None
+        try:
+            return pickle.loads(payload)
+        except Exception:  # sealed by this machine, but written by another netpipe
+            return None
+
+    def keep(self, name: str, digest: bytes, value: Any) -> None:
+        """Keep what these files validated into (clean, just loaded); best effort."""
+        folder = _folder(self.root, INTENT_FOLDER)
+        if folder is None:
+            return
+        payload = pickle.dumps(value, protocol=5)  # shared objects stay shared
+        _replace_bytes(folder, Path(self._intent_entry(name)).name,
+                       self._intent_mac(name, digest, payload) + digest + payload)
 
     @classmethod
     def open(cls, root: Path) -> Cache | None:
@@ -159,7 +221,7 @@ class Cache:
     def _salt(self, platform: str, declared: Mapping[str, str]) -> bytes:
         if platform not in self.salt:
             h = hashlib.sha256(b"netpipe-cache-2")
-            h.update(_tree(_CODE))
+            h.update(self._code())
             h.update(_tree(template_root(self.root) / platform))
             h.update(json.dumps(sorted(declared.items())).encode())
             h.update(_tools())
@@ -227,13 +289,8 @@ class Cache:
 
     def save(self, rendered: Iterable[Rendered], keys: Mapping[str, str]) -> None:
         """Keep these configs (clean, just built) under their keys; best effort."""
-        folder = self.root / FOLDER
-        try:
-            for part in (self.root / "build", folder):
-                if part.is_symlink():
-                    return
-                part.mkdir(exist_ok=True)
-        except OSError:
+        folder = _folder(self.root, FOLDER)
+        if folder is None:
             return
         index = {host: [key, self._index_mac(host, key)]
                  for host, key in self._index().items()}
@@ -248,12 +305,30 @@ class Cache:
         _replace(self.root / "build", Path(INDEX).name, index)
 
 
+def _folder(root: Path, rel: str) -> Path | None:
+    """``root/rel`` made if need be, or None if it (or a folder on the way) is a symlink."""
+    path = root
+    try:
+        for part in Path(rel).parts:
+            path = path / part
+            if path.is_symlink():
+                return None
+            path.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return path
+
+
 def _replace(folder: Path, name: str, value: object) -> bool:
     """Write ``folder/name`` as JSON in one step (a reader sees the old or the new)."""
+    return _replace_bytes(folder, name, json.dumps(value).encode())
+
+
+def _replace_bytes(folder: Path, name: str, data: bytes) -> bool:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(value, out)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         os.replace(tmp, folder / name)
         return True
     except OSError:
