@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv4Network, collapse_addresses
 from typing import Literal
 
+from pipeline.intent.memo import shared
 from pipeline.intent.model import Link, LinkEnd
 from pipeline.intent.parse import Intent
 
@@ -48,6 +49,7 @@ def end_ospf(link: Link, end: LinkEnd) -> tuple[int | None, int | None]:
     return area, cost
 
 
+@shared
 def zone_prefixes(intent: Intent) -> dict[str, list[IPv4Network]]:
     """Zone -> the prefixes it holds (VLAN subnets plus declared networks), collapsed."""
     result: dict[str, list[IPv4Network]] = {z: list(v.networks) for z, v in

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pipeline.findings import Finding, Loc, Severity
+from pipeline.intent.memo import sharing
 from pipeline.intent.model import Site
 from pipeline.intent.parse import Intent
 
@@ -37,10 +38,11 @@ def rule(code: str, title: str, severity: Severity = Severity.ERROR) -> Callable
 def check(intent: Intent) -> list[Finding]:
     """Run every rule; a rule's severity applies to all of its findings."""
     findings: list[Finding] = []
-    for info in RULES.values():
-        for f in info.check(intent):
-            findings.append(Finding(info.code, info.severity, f.message, f.file, f.line,
-                                    f.column, f.hint))
+    with sharing():
+        for info in RULES.values():
+            for f in info.check(intent):
+                findings.append(Finding(info.code, info.severity, f.message, f.file, f.line,
+                                        f.column, f.hint))
     return findings
 
 

@@ -26,6 +26,7 @@ from pipeline.intent.derive import (
     supernet_keys,
     zone_prefixes,
 )
+from pipeline.intent.memo import shared
 from pipeline.intent.model import Link, Node, SecretOf
 from pipeline.intent.parse import Intent
 from pipeline.intent.ports import expand, normalise
@@ -174,6 +175,7 @@ class _Addr:
     loc: Loc
 
 
+@shared
 def _assigned(intent: Intent) -> list[_Addr]:
     """Every address the intent puts on an interface, with where it was written."""
     result: list[_Addr] = []
@@ -207,6 +209,7 @@ class _Net:
     loc: Loc
 
 
+@shared
 def _subnets(intent: Intent) -> list[_Net]:
     nets: list[_Net] = []
     for site in intent.sites.values():
@@ -315,6 +318,7 @@ def duplicate_ip(intent: Intent) -> Iterator[Finding]:
             seen[item.address.ip] = item
 
 
+@shared
 def _connected(intent: Intent) -> dict[str, list[IPv4Interface]]:
     """Device -> the addresses on its interfaces (link ends, uplinks, the VLAN gateways a
     site core holds, a switch's management address, loopbacks)."""
@@ -404,8 +408,13 @@ def _ports(intent: Intent, device: str) -> set[str] | None:
         return None
 
 
-def _interface_uses(intent: Intent) -> Iterator[tuple[str, str, Loc, str]]:
+@shared
+def _interface_uses(intent: Intent) -> list[tuple[str, str, Loc, str]]:
     """(device, normalised interface, where, what) for every interface the intent uses."""
+    return list(_interface_uses_of(intent))
+
+
+def _interface_uses_of(intent: Intent) -> Iterator[tuple[str, str, Loc, str]]:
     for link in intent.topology.links:
         for end in (link.a, link.b):
             host = intent.hosts.get(end.device)
