@@ -232,6 +232,17 @@ class _Index:
     firewall: Firewall
     all_files: frozenset[str]
     inventory_files: frozenset[str]
+    ports: dict[tuple[str, str, str, int | None], Interface] = field(default_factory=dict)
+    """Switch ports by (name, mode, description, VLAN): thousands of switches have the
+    same unused and access ports, and a record is immutable, so one is made for all."""
+
+    def port(self, name: str, mode: Mode, description: str, vlan: int | None = None
+             ) -> Interface:
+        key = (name, mode, description, vlan)
+        made = self.ports.get(key)
+        if made is None:
+            made = self.ports[key] = Interface(name, mode, description, vlan=vlan)
+        return made
 
     @classmethod
     def of(cls, intent: Intent) -> _Index:
@@ -391,9 +402,9 @@ def _switch_interfaces(index: _Index, name: str, site: Site
     vlans: set[int] = {switch.management.vlan}
     names = {v.id: v.name for v in site.vlans}
     for group in switch.ports:
+        description = group.description or names.get(group.vlan, "")
         for port in expand(group.interfaces, "ios"):
-            used[port] = Interface(port, "access", group.description or names.get(group.vlan, ""),
-                                   vlan=group.vlan)
+            used[port] = index.port(port, "access", description, group.vlan)
             vlans.add(group.vlan)
     for link, end, peer, _ in index.links.get(name, ()):
         if link.kind != "trunk":
@@ -404,7 +415,7 @@ def _switch_interfaces(index: _Index, name: str, site: Site
                                f"trunk to {peer.device} {peer.interface}",
                                allowed_vlans=allowed, native_vlan=link.native_vlan)
         vlans.update(allowed)
-    result = [used.get(p) or Interface(p, "unused", "unused")
+    result = [used.get(p) or index.port(p, "unused", "unused")
               for p in expand(host.data.interfaces, "ios")]
     mgmt = next(v for v in site.vlans if v.id == switch.management.vlan)
     result.append(Interface(f"Vlan{mgmt.id}", "svi", "management", switch.management.address,

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import files
-from pipeline.design import Device, Firewall
+from pipeline.design import Device, Firewall, Interface
 from pipeline.render.render import Rendered, template_root
 
 FOLDER = "build/cache"
@@ -90,11 +90,14 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Device))
 class _Fingerprints:
     """Content hashes of design records, through pickle (C speed; the Python version is in
     the key). A set is pickled sorted (its order varies between runs); the parts of the
-    firewall every router shares are hashed once per build, not once per router. Equal
-    bytes need equal content, so a fingerprint can miss but never mistake a change."""
+    firewall every router shares are hashed once per build, not once per router, and so is
+    an interface record the design shares between switches (their unused and access
+    ports). Equal bytes need equal content, so a fingerprint can miss but never mistake a
+    change."""
 
     def __init__(self) -> None:
         self.shared: dict[tuple[int, ...], tuple[Any, bytes]] = {}
+        self.interfaces: dict[int, tuple[Interface, bytes]] = {}
 
     def of(self, device: Device) -> bytes:
         parts: list[Any] = []
@@ -104,8 +107,17 @@ class _Fingerprints:
                 value = sorted(value)
             elif isinstance(value, Firewall):
                 value = hashlib.sha256(self._firewall(value)).digest()
+            elif name == "interfaces":
+                value = b"".join(self._interface(i) for i in value)
             parts += (name, value)
         return hashlib.sha256(_pickle(parts)).digest()
+
+    def _interface(self, record: Interface) -> bytes:
+        seen = self.interfaces.get(id(record))
+        if seen is None or seen[0] is not record:  # held, so its id is not reused
+            seen = (record, hashlib.sha256(_pickle(record)).digest())
+            self.interfaces[id(record)] = seen
+        return seen[1]
 
     def _firewall(self, fw: Firewall) -> bytes:
         parts = [(f.name, getattr(fw, f.name)) for f in dataclasses.fields(fw)
@@ -220,7 +232,7 @@ class Cache:
 
     def _salt(self, platform: str, declared: Mapping[str, str]) -> bytes:
         if platform not in self.salt:
-            h = hashlib.sha256(b"netpipe-cache-2")
+            h = hashlib.sha256(b"netpipe-cache-3")
             h.update(self._code())
             h.update(_tree(template_root(self.root) / platform))
             h.update(json.dumps(sorted(declared.items())).encode())
