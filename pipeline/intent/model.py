@@ -124,12 +124,14 @@ class Node(BaseModel):
     @classmethod
     def _unknown_keys(cls, data: Any, info: ValidationInfo) -> Any:
         """Report unknown keys with a did-you-mean hint, then validate the rest."""
-        if not isinstance(data, dict) or not isinstance(info.context, dict):
+        if not isinstance(data, dict):
             return data
         known = _known_keys(cls)
-        unknown = [k for k in data if k not in known]
-        if not unknown:
+        # Nearly every object has only known keys: one set comparison in C decides that,
+        # instead of a Python loop over the keys of each of the estate's ~60,000 objects.
+        if data.keys() <= known or not isinstance(info.context, dict):
             return data
+        unknown = [k for k in data if k not in known]
         src = data.get(LOC_KEY)
         for key in unknown:
             loc = src.at(key) if isinstance(src, Source) else None
