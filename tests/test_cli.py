@@ -214,3 +214,33 @@ def test_render_refuses_an_out_that_is_not_its_own(
     assert "nothing written" in capsys.readouterr().err
     assert (foreign / "keep.txt").read_text() == "mine"
     assert (network / "intent" / "network.yaml").is_file()
+
+
+def test_the_netpipe_process_collects_in_batches_and_skips_the_exit_collection(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """As the `netpipe` command (no argv given) the whole process runs at the build's
+    thresholds, and what is alive at the end is frozen: the exit does not traverse it."""
+    import gc
+
+    from pipeline import build as build_module
+
+    seen: list[tuple[int, int, int]] = []
+    real = build_module.build
+
+    def build(*args: object, **kwargs: object) -> object:
+        seen.append(gc.get_threshold())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("pipeline.cli.build", build)
+    monkeypatch.setattr("sys.argv", ["netpipe", "validate", "--root", str(REPO)])
+    outer = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        assert main() == 0
+        assert seen == [build_module.GC_THRESHOLD] and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*outer)
+    assert "no findings" in capsys.readouterr().out
+    assert main(["validate", "--root", str(REPO)]) == 0  # in-process: nothing changed
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == outer
