@@ -77,36 +77,43 @@ def _build(root: Path, run_lint: bool, out_prefix: str, incremental: bool,
         result.findings = sorted_findings(findings)
         return result
     result.intent = intent
-    rule_findings = pool.alongside(lambda: check(intent), len(intent.hosts))
+    rules = pool.alongside(lambda: check(intent), len(intent.hosts))
     declared = intent.network.secrets
+    found: list[Finding] | None = None
     try:
         result.devices = design(intent)
         keys = store.keys(result.devices, declared) if store else {}
         kept: Mapping[str, Rendered | None] = {}
         if store is not None:
             kept = store.load(keys) if texts else dict.fromkeys(store.clean(keys))
+        if not rules.done() or not has_errors(rules()):
+            todo = {h: d for h, d in result.devices.items() if h not in kept}
+            rendered, render_findings = render(todo, root, declared)
+            if run_lint and not render_findings and not rules.done():
+                # The rules still run beside: lint meanwhile (after one VLAN, the lint of
+                # the two devices it changed costs what the rules do); dropped if they refuse.
+                found = lint(rendered, out_prefix)
     except Exception:
-        # Designed alongside the rules (a big estate on two cores), so possibly from
-        # intent the rules refuse: their findings are the answer, not this error.
-        if has_errors(rule_findings()):
-            result.findings = sorted_findings(findings + rule_findings())
+        # Designed and rendered beside the rules (a big estate on two cores), so possibly
+        # from intent the rules refuse: their findings are the answer, not this error.
+        if has_errors(rules()):
+            result.findings = sorted_findings(findings + rules())
             result.devices = {}
             return result
         raise
-    findings += rule_findings()
+    findings += rules()
     if has_errors(findings):
         result.findings = sorted_findings(findings)
         result.devices = {}
         return result
-    todo = {h: d for h, d in result.devices.items() if h not in kept}
-    rendered, render_findings = render(todo, root, declared)
     findings += render_findings
     if not has_errors(render_findings):
         result.rendered = {h: kept.get(h) or rendered[h] for h in result.devices
                            if kept.get(h) or h in rendered}
         result.reused = len(kept)
         if run_lint:
-            found = lint(rendered, out_prefix)
+            if found is None:
+                found = lint(rendered, out_prefix)
             findings += found
             if store is not None and not render_findings:  # keep only what is clean
                 flagged = {f.file.removeprefix(f"{out_prefix}/").split("/")[0]

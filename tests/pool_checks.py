@@ -12,8 +12,8 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from benchmarks.estate import generate
@@ -88,17 +88,37 @@ def lints_the_same() -> None:
         ("NP311", "build/configs/s0003-core1/nftables.conf")]
 
 
+def _slow_pid() -> int:
+    time.sleep(0.5)
+    return os.getpid()
+
+
+def _missing() -> int:
+    raise KeyError("missing")
+
+
 def rules_alongside() -> None:
     """The rules run in a forked child while the parent designs; a child that dies is an
     error, never a hang."""
     assert pool.alongside(os.getpid, 100)() != os.getpid(), "not forked"
-    assert pool.alongside(os.getpid, 10)() == os.getpid()  # small: here
+    small = pool.alongside(os.getpid, 10)
+    assert small.done() and small() == os.getpid()  # small: here, before going on
+    slow = pool.alongside(_slow_pid, 100)
+    assert not slow.done()
+    child = slow()
+    assert slow.done() and slow() == child != os.getpid()
     try:
         pool.alongside(lambda: os._exit(3), 100)()
-    except BrokenProcessPool:
+    except pool.ChildDied:
         pass
     else:
         raise AssertionError("a dead child went unnoticed")
+    try:
+        pool.alongside(_missing, 100)()
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("the child's exception was lost")
 
 
 def design_fails_where_rules_refuse() -> None:
@@ -120,6 +140,40 @@ def design_fails_where_rules_refuse() -> None:
     assert not result.ok and not result.devices and not result.rendered
     assert [(f.code, f.file, f.line) for f in result.findings if f.is_error] == [
         ("NP122", "intent/sites/s0001.yaml", 19)]
+
+
+def lints_beside_slow_rules() -> None:
+    """Rules still running when the render is done: the lint runs meanwhile. When the rules
+    then refuse, the answer is theirs alone (no lint finding, nothing rendered); when they
+    pass, the build is the one the rules-first order gives."""
+    import pipeline.build as build_module
+    from pipeline.findings import Finding, Severity
+
+    root = _estate()
+    serial = build(root)
+    assert serial.ok and len(serial.rendered) == 102
+    check, linted = build_module.check, []
+
+    def slow(intent: object, refuse: bool) -> list[Finding]:
+        time.sleep(1.0)
+        return [Finding("NP999", Severity.ERROR, "refused", "intent/network.yaml", 1, 1)] \
+            if refuse else check(intent)  # type: ignore[arg-type]
+
+    def lint(rendered: dict[str, object], prefix: str) -> list[Finding]:
+        linted.append(len(rendered))
+        return [Finding("NP310", Severity.ERROR, "lint", f"{prefix}/s0001-core1/frr.conf", 1, 1)]
+
+    build_module.lint = lint  # type: ignore[assignment]
+    build_module.check = lambda intent: slow(intent, refuse=True)  # type: ignore[assignment]
+    refused = build(root)
+    assert linted == [102], "not linted beside the rules"
+    assert [f.code for f in refused.findings] == ["NP999"]
+    assert not refused.rendered and not refused.devices
+    build_module.check = lambda intent: slow(intent, refuse=False)  # type: ignore[assignment]
+    passed = build(root)
+    assert linted == [102, 102]
+    assert [f.code for f in passed.findings] == ["NP310"]
+    assert passed.rendered == {} and len(passed.devices) == 102
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def test_no_fork_with_threads_a_small_job_or_one_worker(monkeypatch: pytest.Monk
 
 @pytest.mark.parametrize("check", ["shared", "renders_the_same", "limit_reported_once",
                                    "lints_the_same", "rules_alongside",
-                                   "design_fails_where_rules_refuse"])
+                                   "design_fails_where_rules_refuse",
+                                   "lints_beside_slow_rules"])
 def test_forked_work_in_a_fresh_interpreter(check: str) -> None:
     """tests/pool_checks.py, where nothing but the check runs: the forks really happen
     (this session may have threads left by earlier tests, and then pool.run rightly

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import select
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -78,34 +79,72 @@ def run(job: Callable[[Sequence[T]], R], items: Sequence[T], *,
         _JOB = None
 
 
-def _call_alone() -> Any:
-    assert _ALONGSIDE is not None
-    return _ALONGSIDE()
+
+class ChildDied(RuntimeError):
+    """The forked child of :func:`alongside` ended without a result."""
 
 
-_ALONGSIDE: Callable[[], Any] | None = None
+class Alongside(Generic[R]):
+    """A job running in a forked child while the caller goes on (or run already, here).
+    Calling it waits for the result: the job's exception is raised there, and a child that
+    died is :class:`ChildDied`, never a hang. A bare fork and a pipe, no thread: a thread
+    in this process would stop :func:`run` from forking its workers meanwhile."""
+
+    def __init__(self, job: Callable[[], R], here: bool) -> None:
+        self._pid, self._pipe = 0, -1
+        self._outcome: tuple[bool, Any] | None = None
+        if here:
+            self._outcome = (True, job())
+            return
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: answer through the pipe, then end without clean-up
+            os.close(read)
+            try:
+                try:
+                    data = pickle.dumps((True, job()))
+                except Exception as exc:
+                    data = _pickled_error(exc)
+                with open(write, "wb") as out:
+                    out.write(data)
+            finally:
+                os._exit(0)
+        os.close(write)
+        self._pid, self._pipe = pid, read
+
+    def done(self) -> bool:
+        """Whether the result is in (calling then does not wait for the job)."""
+        if self._outcome is not None:
+            return True
+        ready, _, _ = select.select([self._pipe], [], [], 0)
+        return bool(ready)
+
+    def __call__(self) -> R:
+        if self._outcome is None:
+            with open(self._pipe, "rb") as answer:
+                data = answer.read()
+            _, status = os.waitpid(self._pid, 0)
+            if not data:
+                self._outcome = (False, ChildDied(f"the child ended with status {status} "
+                                                  "and no result"))
+            else:
+                self._outcome = pickle.loads(data)
+        outcome: tuple[bool, Any] = self._outcome
+        if not outcome[0]:
+            raise outcome[1]
+        result: R = outcome[1]
+        return result
 
 
-def alongside(job: Callable[[], R], size: int) -> Callable[[], R]:
-    """Start ``job`` in a forked process while the caller goes on, for work of ``size``
-    items where that pays (two cores, one thread, at least ``MIN_ITEMS``); the function
-    returned waits for the result (an exception in the job is raised there, and so is a
-    child that died). Otherwise the job runs here and now, before the caller goes on."""
-    global _ALONGSIDE
-    if workers() <= 1 or size < MIN_ITEMS or not _can_fork():
-        done = job()
-        return lambda: done
-    _ALONGSIDE = job
-    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+def _pickled_error(exc: Exception) -> bytes:
     try:
-        future = executor.submit(_call_alone)  # forks here, inheriting the parent's memory
-    finally:
-        _ALONGSIDE = None
+        return pickle.dumps((False, exc))
+    except Exception:  # an exception that does not pickle: its type at least
+        return pickle.dumps((False, RuntimeError(f"{type(exc).__name__} in the child")))
 
-    def result() -> R:
-        try:
-            value: R = future.result()
-            return value
-        finally:
-            executor.shutdown()
-    return result
+
+def alongside(job: Callable[[], R], size: int) -> Alongside[R]:
+    """``job`` in a forked process while the caller goes on, for work of ``size`` items
+    where that pays (two cores, one thread, at least ``MIN_ITEMS``); otherwise run here
+    and now, before the caller goes on."""
+    return Alongside(job, here=workers() <= 1 or size < MIN_ITEMS or not _can_fork())
