@@ -137,11 +137,11 @@ def floor(root: Path) -> dict[str, float]:
     import yaml
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+    from pipeline import pool
     from pipeline.build import GC_THRESHOLD
     from pipeline.design import design
     from pipeline.intent.parse import parse
     from pipeline.render import environment as nenv
-    from pipeline.render import pool
     from pipeline.render.render import SHIPPED_TEMPLATES
     from pipeline.secrets import placeholder
 

@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline import pool
 from pipeline.design import Device, design
 from pipeline.findings import Finding, has_errors, sorted_findings
 from pipeline.intent.parse import Intent, parse
 from pipeline.intent.rules import check
-from pipeline.render import pool
 from pipeline.render.cache import Cache
 from pipeline.render.lint import lint
 from pipeline.render.render import Rendered, render

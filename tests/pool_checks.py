@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.estate import generate
+from pipeline import pool
 from pipeline.build import build
 from pipeline.design import design
 from pipeline.intent.parse import parse
-from pipeline.render import pool
 from pipeline.render.lint import lint
 from pipeline.render.render import SHIPPED_TEMPLATES, render
 
@@ -174,6 +174,48 @@ def lints_beside_slow_rules() -> None:
     assert linted == [102, 102]
     assert [f.code for f in passed.findings] == ["NP310"]
     assert passed.rendered == {} and len(passed.devices) == 102
+
+
+def parses_the_same() -> None:
+    """Files loaded by a forked child (the largest first) while this process recalls the
+    rest give the intent and findings, in order, that one process gives: clean, after a
+    change, and with findings in several files on both sides."""
+    from pipeline.render.cache import Cache
+
+    root = generate(Path(tempfile.mkdtemp()) / "net", 702).root
+    keeper = Cache.open(root)
+    assert keeper is not None
+    log = root.parent / "keepers"  # a file: a forked child's memory is its own
+    log.touch()
+    keep = keeper.keep
+
+    def counted(name: str, digest: bytes, payload: bytes) -> None:
+        with log.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        keep(name, digest, payload)
+
+    def pids() -> set[str]:
+        return set(log.read_text().split())
+
+    keeper.keep = counted  # type: ignore[method-assign]
+    os.environ["NETPIPE_WORKERS"] = "1"
+    serial = parse(root)
+    del os.environ["NETPIPE_WORKERS"]
+    assert serial[0] is not None and not serial[1]
+    assert parse(root, keeper) == serial and len(pids()) == 2, "not loaded in a child"
+    topology, site = root / "intent/topology.yaml", root / "intent/sites/s0003.yaml"
+    topology.write_text(topology.read_text().replace("ospf: {area: 0,", "ospf: {area: x,", 2))
+    site.write_text(site.read_text().replace("zone: office", "zone: ofice", 1)
+                    .replace("name: ", "nam: ", 1))
+    (root / "inventory/groups.yaml").write_text("ios: [1]\n")
+    os.environ["NETPIPE_WORKERS"] = "1"
+    broken = parse(root)
+    del os.environ["NETPIPE_WORKERS"]
+    assert broken[0] is None and len({f.file for f in broken[1]}) == 3, broken[1]
+    log.write_text("")
+    assert parse(root, keeper) == broken
+    assert not pids()  # what changed has findings: nothing new kept
+    assert parse(root) == broken
 
 
 if __name__ == "__main__":

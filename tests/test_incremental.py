@@ -88,18 +88,21 @@ def test_a_verdict_reads_the_index_not_the_configs(estate: Path) -> None:
 
 
 def test_a_planted_index_entry_is_never_used(estate: Path) -> None:
-    """The index is in build/ too: an entry whose HMAC is not this machine's is a miss,
-    and a host the index does not vouch for is built and linted again."""
+    """The index is in build/ too: one HMAC covers it whole, so an entry changed, added or
+    removed by anyone but this machine makes it vouch for nothing, and every host is built
+    and linted again."""
     build(estate, incremental=True)
     index_path = estate / cache.INDEX
-    index = json.loads(index_path.read_text())
-    assert set(index) == {h.stem for h in (estate / FOLDER).glob("*.json")}
-    index["s0001-sw1"][1] = "0" * 64
-    del index["s0001-sw2"]
-    index_path.write_text(json.dumps(index))
-    again = build(estate, incremental=True, texts=False)
-    assert again.ok and again.reused == 20
-    assert set(again.rendered) == {"s0001-sw1", "s0001-sw2"}
+    kept = json.loads(index_path.read_text())
+    assert set(kept["keys"]) == {h.stem for h in (estate / FOLDER).glob("*.json")}
+    assert build(estate, incremental=True, texts=False).reused == 22
+    for plant in ({**kept["keys"], "s0001-sw1": "0" * 64},
+                  {h: k for h, k in kept["keys"].items() if h != "s0001-sw2"}):
+        index_path.write_text(json.dumps({"keys": plant, "mac": kept["mac"]}))
+        again = build(estate, incremental=True, texts=False)
+        assert again.ok and again.reused == 0 and len(again.rendered) == 22
+        index_path.write_text(json.dumps(kept))
+    assert build(estate, incremental=True, texts=False).reused == 22
     index_path.unlink()
     os.symlink(estate / "intent" / "network.yaml", index_path)
     assert build(estate, incremental=True, texts=False).reused == 0

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from pipeline.render import pool
+from pipeline import pool
 from tests.conftest import REPO
 
 
@@ -46,7 +46,7 @@ def test_no_fork_with_threads_a_small_job_or_one_worker(monkeypatch: pytest.Monk
 @pytest.mark.parametrize("check", ["shared", "renders_the_same", "limit_reported_once",
                                    "lints_the_same", "rules_alongside",
                                    "design_fails_where_rules_refuse",
-                                   "lints_beside_slow_rules"])
+                                   "lints_beside_slow_rules", "parses_the_same"])
 def test_forked_work_in_a_fresh_interpreter(check: str) -> None:
     """tests/pool_checks.py, where nothing but the check runs: the forks really happen
     (this session may have threads left by earlier tests, and then pool.run rightly

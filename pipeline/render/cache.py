@@ -19,7 +19,7 @@ sealed with the same key (checked before anything is unpickled). An unchanged fi
 read and validated again; the rules and the design still see the whole intent.
 
 ``validate`` needs only the verdict, not the texts: ``build/cache-index.json`` lists each
-kept host's key under an HMAC of its own, so a run that writes nothing reads one small
+kept host's key under one HMAC for the whole list, so a run that writes nothing reads one small
 file instead of every kept config (61 MB at 5,002 devices).
 """
 
@@ -97,7 +97,8 @@ class _Fingerprints:
 
     def __init__(self) -> None:
         self.shared: dict[tuple[int, ...], tuple[Any, bytes]] = {}
-        self.interfaces: dict[int, tuple[Interface, bytes]] = {}
+        self.interfaces: dict[int, bytes] = {}  # id -> digest of a record held below
+        self.held: list[Interface] = []  # alive, so no other object gets their ids
 
     def of(self, device: Device) -> bytes:
         parts: list[Any] = []
@@ -108,16 +109,19 @@ class _Fingerprints:
             elif isinstance(value, Firewall):
                 value = hashlib.sha256(self._firewall(value)).digest()
             elif name == "interfaces":
-                value = b"".join(self._interface(i) for i in value)
+                value = self._interfaces(value)
             parts += (name, value)
         return hashlib.sha256(_pickle(parts)).digest()
 
-    def _interface(self, record: Interface) -> bytes:
-        seen = self.interfaces.get(id(record))
-        if seen is None or seen[0] is not record:  # held, so its id is not reused
-            seen = (record, hashlib.sha256(_pickle(record)).digest())
-            self.interfaces[id(record)] = seen
-        return seen[1]
+    def _interfaces(self, records: list[Interface]) -> bytes:
+        known = self.interfaces
+        digests = [known.get(i) for i in map(id, records)]
+        if None in digests:
+            for k, record in enumerate(records):
+                if digests[k] is None:
+                    digests[k] = known[id(record)] = hashlib.sha256(_pickle(record)).digest()
+                    self.held.append(record)
+        return b"".join(digests)  # type: ignore[arg-type]  # None filled in above
 
     def _firewall(self, fw: Firewall) -> bytes:
         parts = [(f.name, getattr(fw, f.name)) for f in dataclasses.fields(fw)
@@ -178,6 +182,7 @@ class Cache:
     salt: dict[str, bytes] = field(default_factory=dict)  # platform -> hash of the rest
     fingerprints: _Fingerprints = field(default_factory=_Fingerprints)
     code: bytes = b""  # hash of netpipe's own code, once per build
+    index: dict[str, str] | None = None  # the index as read (or written) by this build
 
     def _code(self) -> bytes:
         if not self.code:
@@ -200,6 +205,17 @@ class Cache:
     def _intent_entry(self, name: str) -> str:
         return f"{INTENT_FOLDER}/{hashlib.sha256(name.encode()).hexdigest()[:40]}.bin"
 
+    def has(self, name: str, digest: bytes) -> bool:
+        """Whether an entry for these bytes is there (its first 64 bytes: the seal and the
+        digest); :meth:`recall` checks the seal."""
+        try:  # never through a link, never waiting on a pipe
+            fd = os.open(self.root / self._intent_entry(name),
+                         os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return False
+        with os.fdopen(fd, "rb") as entry:
+            return stat.S_ISREG(os.fstat(fd).st_mode) and entry.read(64)[32:] == digest
+
     def recall(self, name: str, digest: bytes) -> Any | None:
         """What these intent files validated into when they had these bytes, if this
         machine kept it (its HMAC is checked before anything is unpickled)."""
@@ -216,12 +232,12 @@ class Cache:
         except Exception:  # sealed by this machine, but written by another netpipe
             return None
 
-    def keep(self, name: str, digest: bytes, value: Any) -> None:
-        """Keep what these files validated into (clean, just loaded); best effort."""
+    def keep(self, name: str, digest: bytes, payload: bytes) -> None:
+        """Keep what these files validated into (clean, just loaded; ``payload``, its pickle,
+        shares what the value shares); best effort."""
         folder = _folder(self.root, INTENT_FOLDER)
         if folder is None:
             return
-        payload = pickle.dumps(value, protocol=5)  # shared objects stay shared
         _replace_bytes(folder, Path(self._intent_entry(name)).name,
                        self._intent_mac(name, digest, payload) + digest + payload)
 
@@ -256,22 +272,25 @@ class Cache:
         body = json.dumps([host, key, platform, sorted(texts.items())]).encode()
         return hmac.new(self.key, body, hashlib.sha256).hexdigest()
 
-    def _index_mac(self, host: str, key: str) -> str:
-        body = json.dumps(["index", host, key]).encode()  # never a config entry's body
+    def _index_mac(self, entries: Mapping[str, str]) -> str:
+        body = json.dumps(["index", sorted(entries.items())]).encode()  # never an entry's
         return hmac.new(self.key, body, hashlib.sha256).hexdigest()
 
     def _index(self) -> dict[str, str]:
-        """host -> key of every entry the index vouches for (this machine's own)."""
-        try:
-            entries = json.loads(files.read_bytes(self.root, INDEX, MAX_INDEX))
-        except (files.Refused, OSError, ValueError):
-            return {}
-        if not isinstance(entries, dict):
-            return {}
-        return {host: entry[0] for host, entry in entries.items()
-                if isinstance(entry, list) and len(entry) == 2
-                and all(isinstance(e, str) for e in entry)
-                and hmac.compare_digest(entry[1], self._index_mac(host, entry[0]))}
+        """host -> key of every entry the index vouches for: all of them if its HMAC is
+        this machine's, else none (one HMAC for the whole index: 5,002 hosts, 2 ms)."""
+        if self.index is None:
+            self.index = {}
+            try:
+                kept = json.loads(files.read_bytes(self.root, INDEX, MAX_INDEX))
+                entries, mac = kept["keys"], kept["mac"]
+            except (files.Refused, OSError, ValueError, KeyError, TypeError):
+                return self.index
+            if isinstance(entries, dict) and isinstance(mac, str) \
+                    and all(isinstance(k, str) for k in entries.values()) \
+                    and hmac.compare_digest(mac, self._index_mac(entries)):
+                self.index = entries
+        return self.index
 
     def clean(self, keys: Mapping[str, str]) -> set[str]:
         """Hosts whose key is unchanged since a clean build, from the index alone."""
@@ -304,8 +323,7 @@ class Cache:
         folder = _folder(self.root, FOLDER)
         if folder is None:
             return
-        index = {host: [key, self._index_mac(host, key)]
-                 for host, key in self._index().items()}
+        index = dict(self._index())
         for item in rendered:
             key = keys.get(item.host)
             if key is None:
@@ -313,8 +331,10 @@ class Cache:
             entry = {"key": key, "platform": item.platform, "files": item.files,
                      "mac": self._mac(item.host, key, item.platform, item.files)}
             if _replace(folder, f"{item.host}.json", entry):
-                index[item.host] = [key, self._index_mac(item.host, key)]
-        _replace(self.root / "build", Path(INDEX).name, index)
+                index[item.host] = key
+        _replace(self.root / "build", Path(INDEX).name,
+                 {"keys": index, "mac": self._index_mac(index)})
+        self.index = index
 
 
 def _folder(root: Path, rel: str) -> Path | None:

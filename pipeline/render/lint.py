@@ -35,9 +35,9 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from pipeline import system
+from pipeline import pool, system
 from pipeline.findings import Finding, Loc, Severity, clip
-from pipeline.render import nftcheck, pool
+from pipeline.render import nftcheck
 from pipeline.render.neutral import Neutral, neutral
 from pipeline.render.render import Rendered
 

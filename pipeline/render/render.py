@@ -15,10 +15,9 @@ from pathlib import Path
 
 from jinja2 import TemplateSyntaxError
 
-from pipeline import files
+from pipeline import files, pool
 from pipeline.design import Device
 from pipeline.findings import Finding, Loc, clip
-from pipeline.render import pool
 from pipeline.render.environment import (
     BoundedEnvironment,
     ConfinedLoader,
@@ -153,7 +152,7 @@ def render(devices: dict[str, Device], root: Path, secrets: Mapping[str, str] | 
     """Every device's files from its platform's templates; ``secrets`` are the declared ones
     (name -> kind): a template may name no other.
 
-    Devices render in worker processes (:mod:`pipeline.render.pool`; ``processes``
+    Devices render in worker processes (:mod:`pipeline.pool`; ``processes``
     overrides how many); the outcome is replayed in device order, so files and findings
     are the same as from one process: a template refused or over a limit is reported
     for the first device that hit it, and no later device renders it."""

@@ -147,4 +147,9 @@ def alongside(job: Callable[[], R], size: int) -> Alongside[R]:
     """``job`` in a forked process while the caller goes on, for work of ``size`` items
     where that pays (two cores, one thread, at least ``MIN_ITEMS``); otherwise run here
     and now, before the caller goes on."""
-    return Alongside(job, here=workers() <= 1 or size < MIN_ITEMS or not _can_fork())
+    return Alongside(job, here=not forks(size))
+
+
+def forks(size: int) -> bool:
+    """Whether :func:`alongside` forks for work of ``size`` items."""
+    return workers() > 1 and size >= MIN_ITEMS and _can_fork()
