@@ -236,12 +236,34 @@ class _Index:
     """Switch ports by (name, mode, description, VLAN): thousands of switches have the
     same unused and access ports, and a record is immutable, so one is made for all."""
 
+    groups: dict[tuple[str, str, int | None], dict[str, Interface]] = field(
+        default_factory=dict)
+    """A port group's records by port, by (ports as written, description, VLAN): the same
+    group on thousands of switches is expanded once."""
+
     def port(self, name: str, mode: Mode, description: str, vlan: int | None = None
              ) -> Interface:
         key = (name, mode, description, vlan)
         made = self.ports.get(key)
         if made is None:
             made = self.ports[key] = Interface(name, mode, description, vlan=vlan)
+        return made
+
+    def unused(self, spec: str | list[str]) -> list[tuple[str, Interface]]:
+        """Every port of a switch (its interfaces as written), each as unused."""
+        key = ("unused", spec if isinstance(spec, str) else "\0".join(spec), None)
+        made = self.groups.get(key)
+        if made is None:
+            made = self.groups[key] = {p: self.port(p, "unused", "unused")
+                                       for p in expand(spec, "ios")}
+        return list(made.items())
+
+    def group(self, ports: str, description: str, vlan: int) -> dict[str, Interface]:
+        key = (ports, description, vlan)
+        made = self.groups.get(key)
+        if made is None:
+            made = self.groups[key] = {p: self.port(p, "access", description, vlan)
+                                       for p in expand(ports, "ios")}
         return made
 
     @classmethod
@@ -402,9 +424,10 @@ def _switch_interfaces(index: _Index, name: str, site: Site
     vlans: set[int] = {switch.management.vlan}
     names = {v.id: v.name for v in site.vlans}
     for group in switch.ports:
-        description = group.description or names.get(group.vlan, "")
-        for port in expand(group.interfaces, "ios"):
-            used[port] = index.port(port, "access", description, group.vlan)
+        ports = index.group(group.interfaces, group.description or names.get(group.vlan, ""),
+                            group.vlan)
+        used.update(ports)
+        if ports:
             vlans.add(group.vlan)
     for link, end, peer, _ in index.links.get(name, ()):
         if link.kind != "trunk":
@@ -415,8 +438,7 @@ def _switch_interfaces(index: _Index, name: str, site: Site
                                f"trunk to {peer.device} {peer.interface}",
                                allowed_vlans=allowed, native_vlan=link.native_vlan)
         vlans.update(allowed)
-    result = [used.get(p) or index.port(p, "unused", "unused")
-              for p in expand(host.data.interfaces, "ios")]
+    result = [used.get(p, unused) for p, unused in index.unused(host.data.interfaces)]
     mgmt = next(v for v in site.vlans if v.id == switch.management.vlan)
     result.append(Interface(f"Vlan{mgmt.id}", "svi", "management", switch.management.address,
                             vlan=mgmt.id, zone=mgmt.zone))

@@ -217,30 +217,35 @@ def test_render_refuses_an_out_that_is_not_its_own(
 
 
 def test_the_netpipe_process_collects_in_batches_and_skips_the_exit_collection(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str]) -> None:
     """As the `netpipe` command (no argv given) the whole process runs at the build's
-    thresholds, and what is alive at the end is frozen: the exit does not traverse it."""
+    thresholds; at the end what is alive is frozen (the exit does not traverse it) and a
+    build's result is left to the system (os._exit after flushing, not freed object by
+    object). In-process callers keep their collector, and their process."""
     import gc
+    import subprocess
+    import sys
 
     from pipeline import build as build_module
+    from pipeline import cli
 
-    seen: list[tuple[int, int, int]] = []
-    real = build_module.build
-
-    def build(*args: object, **kwargs: object) -> object:
-        seen.append(gc.get_threshold())
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr("pipeline.cli.build", build)
-    monkeypatch.setattr("sys.argv", ["netpipe", "validate", "--root", str(REPO)])
+    probe = (
+        "import gc, os, sys\n"
+        "import pipeline.cli as c\n"
+        "def end(code):\n"
+        "    print('end', code, gc.get_threshold(), gc.get_freeze_count() > 0, len(c._LEFT))\n"
+        "    sys.stdout.flush()\n"
+        "    os.abort()  # never the real one here: the probe must show it was reached\n"
+        "os._exit = end\n"
+        f"sys.argv = ['netpipe', 'validate', '--root', {str(REPO)!r}]\n"
+        "c.main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=False, cwd=REPO)
+    assert proc.stdout.splitlines()[-2:] == [
+        "no findings", f"end 0 {build_module.GC_THRESHOLD} True 1"], proc.stderr[-2000:]
     outer = gc.get_threshold()
-    gc.set_threshold(700, 10, 10)
-    try:
-        assert main() == 0
-        assert seen == [build_module.GC_THRESHOLD] and gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*outer)
-    assert "no findings" in capsys.readouterr().out
     assert main(["validate", "--root", str(REPO)]) == 0  # in-process: nothing changed
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == outer
+    assert "no findings" in capsys.readouterr().out
+    assert cli._LEFT is None  # in-process results are not held

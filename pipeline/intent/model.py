@@ -105,6 +105,7 @@ class Node(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, arbitrary_types_allowed=True,
+        defer_build=True,
     )
 
     src: Source | None = Field(default=None, alias="__loc__", exclude=True, repr=False)
