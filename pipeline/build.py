@@ -86,8 +86,11 @@ def _build(root: Path, run_lint: bool, out_prefix: str, incremental: bool,
         kept: Mapping[str, Rendered | None] = {}
         if store is not None:
             kept = store.load(keys) if texts else dict.fromkeys(store.clean(keys))
+        todo = {h: d for h, d in result.devices.items() if h not in kept}
+        if len(todo) >= pool.MIN_ITEMS:
+            rules()  # their verdict first: the render's workers and the rules' child would
+            # share two cores (a 5,002-device render took 2.6 s instead of 1.5 s)
         if not rules.done() or not has_errors(rules()):
-            todo = {h: d for h, d in result.devices.items() if h not in kept}
             rendered, render_findings = render(todo, root, declared)
             if run_lint and not render_findings and not rules.done():
                 # The rules still run beside: lint meanwhile (after one VLAN, the lint of

@@ -143,15 +143,17 @@ def design_fails_where_rules_refuse() -> None:
 
 
 def lints_beside_slow_rules() -> None:
-    """Rules still running when the render is done: the lint runs meanwhile. When the rules
-    then refuse, the answer is theirs alone (no lint finding, nothing rendered); when they
-    pass, the build is the one the rules-first order gives."""
+    """Rules still running when a few changed devices are rendered: their lint runs
+    meanwhile. When the rules then refuse, the answer is theirs alone (no lint finding,
+    nothing rendered); when they pass, the build is the one the rules-first order gives.
+    Many devices to render wait for the rules (the render's workers need both cores)."""
     import pipeline.build as build_module
+    from benchmarks.estate import add_vlan
     from pipeline.findings import Finding, Severity
 
     root = _estate()
-    serial = build(root)
-    assert serial.ok and len(serial.rendered) == 102
+    assert build(root, incremental=True).ok
+    add_vlan(root, site=1)
     check, linted = build_module.check, []
 
     def slow(intent: object, refuse: bool) -> list[Finding]:
@@ -161,19 +163,23 @@ def lints_beside_slow_rules() -> None:
 
     def lint(rendered: dict[str, object], prefix: str) -> list[Finding]:
         linted.append(len(rendered))
-        return [Finding("NP310", Severity.ERROR, "lint", f"{prefix}/s0001-core1/frr.conf", 1, 1)]
+        return [Finding("NP310", Severity.ERROR, "lint", f"{prefix}/s0002-core1/frr.conf", 1, 1)]
 
     build_module.lint = lint  # type: ignore[assignment]
     build_module.check = lambda intent: slow(intent, refuse=True)  # type: ignore[assignment]
-    refused = build(root)
-    assert linted == [102], "not linted beside the rules"
+    refused = build(root, incremental=True)
+    assert linted == [2], "not linted beside the rules"
     assert [f.code for f in refused.findings] == ["NP999"]
     assert not refused.rendered and not refused.devices
     build_module.check = lambda intent: slow(intent, refuse=False)  # type: ignore[assignment]
-    passed = build(root)
-    assert linted == [102, 102]
+    passed = build(root, incremental=True)
+    assert linted == [2, 2]
     assert [f.code for f in passed.findings] == ["NP310"]
     assert passed.rendered == {} and len(passed.devices) == 102
+    build_module.check = lambda intent: slow(intent, refuse=True)  # type: ignore[assignment]
+    everything = build(root)
+    assert linted == [2, 2], "linted 102 devices beside the rules"
+    assert [f.code for f in everything.findings] == ["NP999"]
 
 
 def parses_the_same() -> None:

@@ -130,8 +130,8 @@ def _run(root: Path, jobs: list[_Job], keeper: Keeper | None
     there, away = 0.0, []
     for i in misses:
         if there < here and pool.forks(len(jobs)):
-            there += jobs[i].size
-            here += RECALL_COST * jobs[i].size  # its result unpickled here
+            there += (1 + RECALL_COST) * jobs[i].size  # loaded and pickled there,
+            here += RECALL_COST * jobs[i].size  # unpickled here
             away.append(i)
         else:
             here += jobs[i].size
