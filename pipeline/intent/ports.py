@@ -68,6 +68,11 @@ def expand(spec: str | list[str], platform: str) -> list[str]:
     return list(_expanded(spec if isinstance(spec, str) else tuple(spec), platform))
 
 
+def expanded(spec: str | list[str], platform: str) -> tuple[str, ...]:
+    """:func:`expand` as a tuple shared by every caller of the same spec (no copy)."""
+    return _expanded(spec if isinstance(spec, str) else tuple(spec), platform)
+
+
 @lru_cache(maxsize=4096)
 def _expanded(spec: str | tuple[str, ...], platform: str) -> tuple[str, ...]:
     """expand(), cached: every switch of an estate spells the same few port ranges."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from typing import Any, get_args
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
@@ -29,7 +30,7 @@ from pipeline.intent.derive import (
 from pipeline.intent.memo import shared
 from pipeline.intent.model import Link, Node, SecretOf
 from pipeline.intent.parse import Intent
-from pipeline.intent.ports import expand, normalise
+from pipeline.intent.ports import expand, expanded, normalise
 from pipeline.intent.registry import RULES, check, did_you_mean, rule
 from pipeline.intent.registry import found as _f
 from pipeline.intent.shadow import shadowing
@@ -55,9 +56,35 @@ def _secret_kind(info: FieldInfo) -> str | None:
 
 @cache
 def _secret_fields(cls: type[Node]) -> tuple[tuple[str, str, str | None], ...]:
-    """(field, name as written, kind or None) for each field of a model class, once."""
-    return tuple((field, info.alias or field, _secret_kind(info))
-                 for field, info in cls.model_fields.items())
+    """(field, name as written, kind or None) for each field of a model class that names a
+    secret or may hold a model that does, once per class (the rest are never walked)."""
+    return tuple((field, info.alias or field, kind)
+                 for field, info in cls.model_fields.items()
+                 if (kind := _secret_kind(info)) is not None or _may_hold(info.annotation))
+
+
+def _may_hold(annotation: Any) -> bool:
+    """Whether a value of this type may hold a model with a secret in it (unknown types,
+    ``Any`` included, may)."""
+    todo, seen = [annotation], set()
+    while todo:
+        item = todo.pop()
+        if isinstance(item, type) and issubclass(item, Node):
+            if item not in seen:
+                seen.add(item)
+                if _secret_fields(item):
+                    return True
+            continue
+        origin, args = get_origin(item), get_args(item)
+        if origin is Annotated:
+            todo.append(args[0])  # the rest is metadata
+        elif origin is Literal:
+            continue
+        elif args:
+            todo.extend(args)
+        elif not isinstance(item, type) and item is not None:  # Any, or not understood
+            return True
+    return False
 
 
 def secret_refs(node: Any) -> Iterator[tuple[str, str, Loc]]:
@@ -181,7 +208,7 @@ def _assigned(intent: Intent) -> list[_Addr]:
     result: list[_Addr] = []
     for site in intent.sites.values():
         for vlan in site.vlans:
-            iface = IPv4Interface(f"{vlan.gateway_address}/{vlan.subnet.prefixlen}")
+            iface = IPv4Interface((int(vlan.gateway_address), vlan.subnet.prefixlen))
             result.append(_Addr(iface, f"gateway of VLAN {vlan.id}",
                                 vlan.at("gateway") if vlan.gateway else vlan.at("subnet")))
         for name, switch in site.switches.items():
@@ -297,13 +324,15 @@ def outside_subnet(intent: Intent) -> Iterator[Finding]:
 @rule("NP107", "address is the network or broadcast address of its subnet")
 def network_broadcast(intent: Intent) -> Iterator[Finding]:
     for item in _assigned(intent):
-        net = item.address.network
-        if net.prefixlen >= 31:
+        length = item.address.network.prefixlen
+        if length >= 31:
             continue
-        if item.address.ip in (net.network_address, net.broadcast_address):
-            kind = "network" if item.address.ip == net.network_address else "broadcast"
+        hostmask = (1 << (32 - length)) - 1
+        host = int(item.address) & hostmask  # by integers: 60,000 addresses at 5,002 devices
+        if host in (0, hostmask):
+            kind = "network" if host == 0 else "broadcast"
             yield _f(item.loc, f"{item.owner} uses the {kind} address {item.address.ip} of "
-                     f"{net}", "use a host address")
+                     f"{item.address.network}", "use a host address")
 
 
 @rule("NP108", "duplicate IP address")
@@ -398,70 +427,91 @@ def unknown_device(intent: Intent) -> Iterator[Finding]:
             yield _f(loc, f"{what} names unknown device {name!r}", hint)
 
 
-def _ports(intent: Intent, device: str) -> set[str] | None:
+def _ports(intent: Intent, device: str) -> frozenset[str] | None:
     host = intent.hosts.get(device)
     if host is None:
         return None
     try:
-        return set(expand(host.data.interfaces, host.platform))
+        return _port_set(expanded(host.data.interfaces, host.platform))
     except ValueError:
         return None
 
 
+@lru_cache(maxsize=1024)
+def _port_set(ports: tuple[str, ...]) -> frozenset[str]:
+    """Every switch of an estate has the same few interface lists: one set each."""
+    return frozenset(ports)
+
+
+_Use = tuple[str, tuple[str, ...], Loc, str]  # device, normalised interfaces, where, what
+
+
 @shared
-def _interface_uses(intent: Intent) -> list[tuple[str, str, Loc, str]]:
-    """(device, normalised interface, where, what) for every interface the intent uses."""
+def _interface_uses(intent: Intent) -> list[_Use]:
+    """(device, normalised interfaces, where, what) for every interface the intent uses: a
+    link's or uplink's end, or a port group's ports together."""
     return list(_interface_uses_of(intent))
 
 
-def _interface_uses_of(intent: Intent) -> Iterator[tuple[str, str, Loc, str]]:
+def _interface_uses_of(intent: Intent) -> Iterator[_Use]:
     for link in intent.topology.links:
         for end in (link.a, link.b):
             host = intent.hosts.get(end.device)
             platform = host.platform if host else "frr"
-            yield (end.device, normalise(end.interface, platform),
+            yield (end.device, (normalise(end.interface, platform),),
                    end.at("port") if end.src else link.at(), f"link {link.a.port}-{link.b.port}")
     for up in intent.topology.uplinks:
-        yield up.device, up.interface, up.at("interface"), f"uplink {up.name}"
+        yield up.device, (up.interface,), up.at("interface"), f"uplink {up.name}"
     for site in intent.sites.values():
         for name, switch in site.switches.items():
             for group in switch.ports:
                 try:
-                    ports = expand(group.interfaces, "ios")
+                    ports = expanded(group.interfaces, "ios")
                 except ValueError:
                     continue
-                where, what = group.at("interfaces"), f"access ports {group.interfaces}"
-                for port in ports:
-                    yield name, port, where, what
+                yield name, ports, group.at("interfaces"), f"access ports {group.interfaces}"
 
 
 @rule("NP110", "interface the device does not have")
 def unknown_interface(intent: Intent) -> Iterator[Finding]:
-    known: dict[str, set[str] | None] = {}
-    for device, iface, loc, what in _interface_uses(intent):
+    known: dict[str, frozenset[str] | None] = {}
+    for device, ifaces, loc, what in _interface_uses(intent):
         if device not in known:
             known[device] = _ports(intent, device)
         ports = known[device]
-        if ports is not None and iface not in ports:
-            yield _f(loc, f"{what}: {device} has no interface {iface}",
-                     f"{device} has: {_summary(ports)} (inventory/hosts.yaml)")
+        if ports is None or ports.issuperset(ifaces):
+            continue
+        for iface in ifaces:
+            if iface not in ports:
+                yield _f(loc, f"{what}: {device} has no interface {iface}",
+                         f"{device} has: {_summary(ports)} (inventory/hosts.yaml)")
 
 
-def _summary(ports: set[str]) -> str:
+def _summary(ports: AbstractSet[str]) -> str:
     names = sorted(ports)
     return ", ".join(names) if len(names) <= 6 else f"{names[0]} … {names[-1]} ({len(names)})"
 
 
 @rule("NP111", "interface used twice")
 def interface_twice(intent: Intent) -> Iterator[Finding]:
+    uses = _interface_uses(intent)
+    count: dict[str, int] = {}
+    union: dict[str, set[str]] = {}
+    for device, ifaces, _, _ in uses:  # a device whose uses are all distinct is done
+        count[device] = count.get(device, 0) + len(ifaces)
+        union.setdefault(device, set()).update(ifaces)
+    twice = {device for device, n in count.items() if n != len(union[device])}
     seen: dict[tuple[str, str], tuple[Loc, str]] = {}
-    for device, iface, loc, what in _interface_uses(intent):
-        first = seen.get((device, iface))
-        if first is not None and first[0] != loc:
-            yield _f(loc, f"{device} {iface} is used by {what} and by {first[1]} ({first[0]})",
-                     "an interface belongs to one link, uplink or port group")
-        else:
-            seen.setdefault((device, iface), (loc, what))
+    for device, ifaces, loc, what in uses:
+        if device not in twice:
+            continue
+        for iface in ifaces:
+            first = seen.get((device, iface))
+            if first is not None and first[0] != loc:
+                yield _f(loc, f"{device} {iface} is used by {what} and by {first[1]} "
+                         f"({first[0]})", "an interface belongs to one link, uplink or port group")
+            else:
+                seen.setdefault((device, iface), (loc, what))
 
 
 LINUX_NAME_MAX = 15
