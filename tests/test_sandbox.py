@@ -64,3 +64,41 @@ def test_a_symlinked_template_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TemplateRefused) as info:
         env.get_template("y.j2")
     assert not info.value.by_name and "symbolic link" in info.value.reason
+
+
+@pytest.mark.parametrize("templates", [
+    pytest.param({"t.j2": "{% for i in range(20) %}{% filter center(500) %}x{% endfilter %}"
+                          "{{ mark() }}{% endfor %}"}, id="filter-block-amplifies"),
+    pytest.param({"t.j2": "{% set f = ('x' * 500).format %}{% for i in range(20) %}"
+                          "{% call f() %}{% endcall %}{{ mark() }}{% endfor %}"},
+                 id="call-block-of-a-method"),
+    pytest.param({"t.j2": "{% for i in range(20) %}{% include '_big.j2' without context %}"
+                          "{{ mark() }}{% endfor %}", "_big.j2": "y" * 500},
+                 id="include-without-context"),
+    pytest.param({"t.j2": "{% for i in range(20) %}{% block b %}{{ 'z' * 500 }}{% endblock %}"
+                          "{{ mark() }}{% endfor %}"}, id="block-in-a-loop"),
+    pytest.param({"t.j2": "{% extends '_base.j2' %}{% block b %}{{ 'w' * 500 }}{% endblock %}",
+                  "_base.j2": "{% for i in range(20) %}{{ self.b() }}{{ mark() }}{% endfor %}"},
+                 id="extends-and-self"),
+    pytest.param({"t.j2": "{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}"
+                          "{% for i in range(20) %}{% call m() %}{{ 'v' * 300 }}{% endcall %}"
+                          "{{ mark() }}{% endfor %}"}, id="caller-twice"),
+    pytest.param({"t.j2": "{% for i in range(20) %}" + "{{ 123456789 }}{{ '0123456789' }}" * 15
+                          + "{{ mark() }}{% endfor %}"}, id="printed-constants"),
+    pytest.param({"t.j2": "{% for i in range(20) %}{% autoescape true %}{{ '<' * 100 }}"
+                          "{% endautoescape %}{{ mark() }}{% endfor %}"}, id="escaped-values"),
+    pytest.param({"t.j2": "{% for i in range(20) %}" + "literal " * 70 + "{{ mark() }}"
+                          "{% endfor %}"}, id="literal-text"),
+])
+def test_every_way_to_output_is_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        templates: dict[str, str]) -> None:
+    """Output reaches a rendered file by literal text, printed values, filter and call
+    blocks, includes, blocks and parents: each is counted as it is made, so the render
+    stops at the budget (a render's text is joined in one go: a way to output that is
+    not counted would be bounded only after the whole text was made)."""
+    monkeypatch.setattr(envmod, "MAX_OUTPUT", 5000)
+    env = env_with(tmp_path, templates)
+    marks: list[int] = []
+    with pytest.raises(TemplateLimit, match="characters"):
+        env.render_bounded("t.j2", mark=lambda: marks.append(1) or "")
+    assert len(marks) < 20  # stopped inside the first loop, not after it
