@@ -166,8 +166,8 @@ class BoundedEnvironment(SandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.code_generator_class = _BoundedCodeGenerator
-        self.safe_attributes: dict[tuple[type, str], bool] = {}
-        """is_safe_attribute's verdict per (type, attribute): it depends on nothing else
+        self.safe_attributes: dict[type, dict[str, bool]] = {}
+        """is_safe_attribute's verdict per type and attribute: it depends on nothing else
         (SandboxedEnvironment's rule is the name and isinstance checks on the object)."""
         self.clean: set[str] = set()
         """Printed texts found clean (:func:`_finalize`): the same names and addresses are
@@ -265,7 +265,7 @@ class BoundedEnvironment(SandboxedEnvironment):
             __self.depth -= 1
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        """The sandbox's attribute access with its verdict cached per (type, name).
+        """The sandbox's attribute access with its verdict cached per type and name.
 
         A method (where ``str.format`` is caught) or a missing attribute take the
         sandbox's own path every time; a data attribute asks ``is_safe_attribute`` once
@@ -274,12 +274,18 @@ class BoundedEnvironment(SandboxedEnvironment):
             value = getattr(obj, attribute)
         except AttributeError:
             return super().getattr(obj, attribute)
-        if isinstance(value, _METHODS):
+        if type(value) in _METHOD_TYPES:
             return super().getattr(obj, attribute)
-        key = (type(obj), attribute)
-        safe = self.safe_attributes.get(key)
-        if safe is None:
-            safe = self.safe_attributes[key] = self.is_safe_attribute(obj, attribute, value)
+        try:
+            if self.safe_attributes[type(obj)][attribute]:
+                return value
+        except KeyError:
+            return self._first_access(obj, attribute, value)
+        return self.unsafe_undefined(obj, attribute)
+
+    def _first_access(self, obj: Any, attribute: str, value: Any) -> Any:
+        verdicts = self.safe_attributes.setdefault(type(obj), {})
+        safe = verdicts[attribute] = self.is_safe_attribute(obj, attribute, value)
         return value if safe else self.unsafe_undefined(obj, attribute)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -570,7 +576,8 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 # --------------------------------------------------------------------------- filters
 
 
-_METHODS = (types.MethodType, types.BuiltinMethodType)
+_METHOD_TYPES = frozenset({types.MethodType, types.BuiltinMethodType})
+"""Bound methods (neither type can be subclassed, so the exact type says it)."""
 _SCALARS = frozenset({int, float, bool, type(None), IPv4Address, IPv4Network, IPv4Interface})
 """Printed values that hold no text of their own: nothing in them to check or weigh."""
 
