@@ -18,7 +18,7 @@ from pipeline.intent.derive import Port, end_ospf, link_addresses, parse_service
 from pipeline.intent.model import Link, LinkEnd, Rule, Site, Uplink
 from pipeline.intent.model import StaticRoute as StaticIntent
 from pipeline.intent.parse import Intent
-from pipeline.intent.ports import expand, normalise, vlan_list
+from pipeline.intent.ports import expand, expanded, normalise, vlan_list
 
 Mode = Literal["routed", "access", "trunk", "svi", "loopback", "unused"]
 DEFAULT_MTU = 1500
@@ -236,10 +236,10 @@ class _Index:
     """Switch ports by (name, mode, description, VLAN): thousands of switches have the
     same unused and access ports, and a record is immutable, so one is made for all."""
 
-    groups: dict[tuple[str, str, int | None], dict[str, Interface]] = field(
+    groups: dict[tuple[str, Mode, str, int | None], dict[str, Interface]] = field(
         default_factory=dict)
-    """A port group's records by port, by (ports as written, description, VLAN): the same
-    group on thousands of switches is expanded once."""
+    """A port group's records by port, by (ports as written, mode, description, VLAN): the
+    same group on thousands of switches is expanded once."""
 
     def port(self, name: str, mode: Mode, description: str, vlan: int | None = None
              ) -> Interface:
@@ -249,21 +249,15 @@ class _Index:
             made = self.ports[key] = Interface(name, mode, description, vlan=vlan)
         return made
 
-    def unused(self, spec: str | list[str]) -> list[tuple[str, Interface]]:
-        """Every port of a switch (its interfaces as written), each as unused."""
-        key = ("unused", spec if isinstance(spec, str) else "\0".join(spec), None)
+    def group(self, spec: str | list[str], mode: Mode, description: str,
+              vlan: int | None = None) -> dict[str, Interface]:
+        """The records of ports as written (a port group, or a switch's whole list as
+        unused), made once per estate for each spec, mode, description and VLAN."""
+        key = (spec if isinstance(spec, str) else "\0".join(spec), mode, description, vlan)
         made = self.groups.get(key)
         if made is None:
-            made = self.groups[key] = {p: self.port(p, "unused", "unused")
-                                       for p in expand(spec, "ios")}
-        return list(made.items())
-
-    def group(self, ports: str, description: str, vlan: int) -> dict[str, Interface]:
-        key = (ports, description, vlan)
-        made = self.groups.get(key)
-        if made is None:
-            made = self.groups[key] = {p: self.port(p, "access", description, vlan)
-                                       for p in expand(ports, "ios")}
+            made = self.groups[key] = {p: self.port(p, mode, description, vlan)
+                                       for p in expanded(spec, "ios")}
         return made
 
     @classmethod
@@ -424,8 +418,8 @@ def _switch_interfaces(index: _Index, name: str, site: Site
     vlans: set[int] = {switch.management.vlan}
     names = {v.id: v.name for v in site.vlans}
     for group in switch.ports:
-        ports = index.group(group.interfaces, group.description or names.get(group.vlan, ""),
-                            group.vlan)
+        ports = index.group(group.interfaces, "access",
+                            group.description or names.get(group.vlan, ""), group.vlan)
         used.update(ports)
         if ports:
             vlans.add(group.vlan)
@@ -438,7 +432,8 @@ def _switch_interfaces(index: _Index, name: str, site: Site
                                f"trunk to {peer.device} {peer.interface}",
                                allowed_vlans=allowed, native_vlan=link.native_vlan)
         vlans.update(allowed)
-    result = [used.get(p, unused) for p, unused in index.unused(host.data.interfaces)]
+    every = index.group(host.data.interfaces, "unused", "unused")  # all ports, as unused
+    result = [used.get(p, unused) for p, unused in every.items()]
     mgmt = next(v for v in site.vlans if v.id == switch.management.vlan)
     result.append(Interface(f"Vlan{mgmt.id}", "svi", "management", switch.management.address,
                             vlan=mgmt.id, zone=mgmt.zone))
