@@ -92,6 +92,21 @@ def test_interfaces_of_the_example_pass_and_leave_the_machine_alone() -> None:
     assert before == after
 
 
+def test_interfaces_check_runs_on_the_systems_python(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    # ifupdown2 is Debian's program (`#!/usr/bin/env python3`): a `python3` first on the
+    # caller's PATH (a pyenv shim, a venv without its modules) must not run it.
+    require_parsers()
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\necho 'error: x: line1: not the system python' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    lint.forget()
+    text = "auto lo\niface lo inet loopback\n\nauto eth1\niface eth1\n    mtu 1500\n"
+    assert lint_interfaces("x/interfaces", text) == []
+    lint.forget()
+
+
 def test_sysctl_rejection_points_at_the_key() -> None:
     require_parsers()
     text = ("net.ipv4.ip_forward = 1\nnet.ipv4.conf.eth3/110.rp_filter = 1\n"

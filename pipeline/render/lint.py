@@ -183,9 +183,16 @@ def _tool(name: str) -> str | None:
         (str(p) for p in (Path("/usr/bin") / name, Path("/usr/sbin") / name) if p.exists()), None)
 
 
+SYSTEM_DIRS = "/usr/sbin:/usr/bin:/sbin:/bin"
+"""First on a checker's PATH: the checkers are Debian's programs, and ifupdown2 starts with
+``#!/usr/bin/env python3``; a caller's own ``python3`` (a pyenv shim, a venv) must not run
+it (a shim cost 0.15 s per check here; an interpreter without its modules fails it)."""
+
+
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{SYSTEM_DIRS}:{os.environ.get('PATH', '')}"}
     return subprocess.run(argv, capture_output=True, text=True, timeout=TOOL_TIMEOUT,
-                          check=False, stdin=subprocess.DEVNULL)
+                          check=False, stdin=subprocess.DEVNULL, env=env)
 
 
 def _missing(name: str, *needs: system.Need) -> Finding:
