@@ -276,7 +276,8 @@ class _Builder:
         if len(stack) >= MAX_DEPTH:
             raise self.fail(node, "NP005", f"nested more than {MAX_DEPTH} levels deep once "
                             "aliases are expanded", "flatten the structure")
-        self.marks.setdefault(path, self.loc(node))
+        if path not in self.marks:  # a mapping's values are marked there already
+            self.marks[path] = self.loc(node)
         if isinstance(node, _Map):
             return self.mapping(node, path, (*stack, id(node)))
         if isinstance(node, _Seq):
@@ -461,9 +462,9 @@ class _Builder:
             # Point at the value when it is on the key's line, else at the key: a block
             # below its key is best shown by the key's line.
             same_line = value_node.start_mark.line == key_node.start_mark.line
-            keys[key] = self.loc(value_node if same_line else key_node)
-            self.marks[(*path, key)] = keys[key]
-            result[key] = self.build(value_node, (*path, key), stack)
+            inner = (*path, key)
+            keys[key] = self.marks[inner] = self.loc(value_node if same_line else key_node)
+            result[key] = self.build(value_node, inner, stack)
             if isinstance(result[key], dict):
                 children[key] = result[key][LOC_KEY]
         result[LOC_KEY] = Source(self.loc(node), keys, children)

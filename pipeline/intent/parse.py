@@ -84,6 +84,14 @@ class _Job:
     make: Callable[[list[Finding]], Any]  # appends what it finds to the list it is given
     digest: bytes | None = None
     size: int = 0
+    weight: float = 1.0
+    """Cost per byte against an intent file's: the inventory merges groups and defaults
+    into every host before validating it (1.8 ms per KB at 5,002 devices, the intent
+    files 0.57)."""
+
+    @property
+    def cost(self) -> float:
+        return self.size * self.weight
 
     @property
     def name(self) -> str:
@@ -125,16 +133,16 @@ def _run(root: Path, jobs: list[_Job], keeper: Keeper | None
             job.size = sum(_size(root / rel) for rel in job.rels)
     hits = [i for i, job in enumerate(jobs) if keeper is not None and job.digest is not None
             and keeper.has(job.name, job.digest)]
-    misses = sorted(set(range(len(jobs))) - set(hits), key=lambda i: -jobs[i].size)
-    here = RECALL_COST * sum(jobs[i].size for i in hits)
+    misses = sorted(set(range(len(jobs))) - set(hits), key=lambda i: -jobs[i].cost)
+    here = RECALL_COST * sum(jobs[i].cost for i in hits)
     there, away = 0.0, []
-    for i in misses:
+    for i in misses:  # the child's share ends when this process's own work does: what it
+        # sends is unpickled here after that (RECALL_COST of it), whatever the split
         if there < here and pool.forks(len(jobs)):
-            there += (1 + RECALL_COST) * jobs[i].size  # loaded and pickled there,
-            here += RECALL_COST * jobs[i].size  # unpickled here
+            there += (1 + RECALL_COST) * jobs[i].cost  # loaded and pickled there
             away.append(i)
         else:
-            here += jobs[i].size
+            here += jobs[i].cost
     child = pool.alongside(partial(_shipped, [jobs[i] for i in away], keeper), len(jobs)) \
         if away else None
     results: dict[int, tuple[Any, list[Finding]]] = {}
@@ -410,7 +418,7 @@ def parse(root: Path, keeper: Keeper | None = None) -> tuple[Intent | None, list
     jobs = [_Job((rel,), partial(one, rel, models[key], key == "network"))
             for key, rel in present.items()]
     jobs += [_Job((rel,), partial(one, rel, Site, True)) for rel in site_files]
-    jobs.append(_Job(INVENTORY, partial(_load_inventory, root)))
+    jobs.append(_Job(INVENTORY, partial(_load_inventory, root), weight=3.0))
     done = _run(root, jobs, keeper)
 
     findings: list[Finding] = []
