@@ -40,11 +40,12 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def _say_reused(result: Build) -> None:
+def _say_reused(result: Build, linted: bool = True) -> None:
     """How much of the estate this run built (on stderr: machine formats stay clean)."""
     if result.reused:
         built = len(result.devices) - result.reused
-        print(f"netpipe: rendered and linted {built} of {len(result.devices)} devices; "
+        done = "rendered and linted" if linted else "rendered"
+        print(f"netpipe: {done} {built} of {len(result.devices)} devices; "
               f"{result.reused} unchanged since an earlier build ({cache.FOLDER})",
               file=sys.stderr)
 
@@ -73,12 +74,16 @@ def cmd_render(args: argparse.Namespace) -> int:
         output.check(out, root)
     except output.OutputRefused as exc:
         return _usage(f"render --out refused, nothing written: {exc}")
-    result = build(root, out_prefix=_display(out, root), incremental=args.cache)
+    result = build(root, run_lint=args.lint, out_prefix=_display(out, root),
+                   incremental=args.cache)
     _leave(result)
-    _say_reused(result)
+    _say_reused(result, args.lint)
     hosts: dict[str, dict[str, object]] = {}
     if result.ok:
-        paths = output.write(result.rendered, out)
+        paths = output.write(result.rendered, out, linted=args.lint)
+        if not args.lint:
+            print(f"netpipe: not linted (--no-lint): {_display(out, root)}/{output.UNLINTED} "
+                  "says so; `netpipe validate` before anything is deployed", file=sys.stderr)
         hosts = {h: {"platform": result.rendered[h].platform,
                      "files": {n: str(p) for n, p in files.items()}}
                  for h, files in paths.items()}
@@ -128,6 +133,10 @@ def parser() -> argparse.ArgumentParser:
     validate = command("validate", "check intent, inventory and rendered configs offline")
     c = command("render", "validate, then write build/configs/<host>/<file>")
     c.add_argument("--out", help="output directory (default: ROOT/build/configs)")
+    c.add_argument("--no-lint", dest="lint", action="store_false",
+                   help="skip the rendered-config lint (vtysh, nft, ifupdown2, the IOS "
+                        "checks) for a quick look at a template change; the intent is still "
+                        "checked, the output gets an _UNLINTED note, deploy always lints")
     for each in (validate, c):
         each.add_argument("--no-cache", dest="cache", action="store_false",
                           help=f"render and lint every device again (default: reuse "

@@ -93,7 +93,7 @@ def test_render_keeps_previous_output_on_errors(network: Path, tmp_path: Path,
     break_network(network)
     assert run(capsys, "render", "--root", str(network), "--out", str(out_dir))[0] == 1
     after = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*"))
-    assert after == sorted([*before, Path("STALE")])  # intact, and marked stale
+    assert after == sorted([*before, Path("_STALE")])  # intact, and marked stale
 
 
 def test_junit_and_codeclimate(network: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -187,7 +187,7 @@ def test_render_replaces_its_own_output_and_marks_it_stale_on_errors(
         network: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = tmp_path / "out"
     assert run(capsys, "render", "--root", str(network), "--out", str(out_dir))[0] == 0
-    assert (out_dir / ".netpipe-render").is_file() and not (out_dir / "STALE").exists()
+    assert (out_dir / ".netpipe-render").is_file() and not (out_dir / "_STALE").exists()
     (out_dir / "hq-sw1" / "leftover").write_text("from before")
     assert run(capsys, "render", "--root", str(network), "--out", str(out_dir))[0] == 0
     assert not (out_dir / "hq-sw1" / "leftover").exists()      # replaced as a whole
@@ -196,8 +196,51 @@ def test_render_replaces_its_own_output_and_marks_it_stale_on_errors(
     break_network(network)
     assert main(["render", "--root", str(network), "--out", str(out_dir)]) == 1
     assert "marked stale" in capsys.readouterr().err
-    assert (out_dir / "STALE").is_file()
+    assert (out_dir / "_STALE").is_file()
     assert (out_dir / "hq-sw1" / "running.conf").read_text() == config
+
+
+def test_render_no_lint_writes_the_same_configs_marked_unlinted(
+        network: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    linted, quick = tmp_path / "linted", tmp_path / "quick"
+    assert run(capsys, "render", "--root", str(network), "--out", str(linted))[0] == 0
+
+    def no_lint(*args: object, **kwargs: object) -> None:
+        raise AssertionError("--no-lint ran the lint")
+
+    monkeypatch.setattr("pipeline.build.lint", no_lint)
+    code = main(["render", "--root", str(network), "--out", str(quick), "--no-lint",
+                 "--no-cache"])
+    assert code == 0
+    assert "not linted" in capsys.readouterr().err
+    assert "not linted" in (quick / "_UNLINTED").read_text()
+    for config in linted.rglob("*.conf"):
+        assert (quick / config.relative_to(linted)).read_text() == config.read_text()
+    break_network(network)  # the rules still run: nothing written, the output marked stale
+    assert main(["render", "--root", str(network), "--out", str(quick), "--no-lint"]) == 1
+    assert (quick / "_STALE").is_file()
+    monkeypatch.undo()
+    (network / "intent/sites/hq.yaml").write_text(
+        (network / "intent/sites/hq.yaml").read_text().replace(*reversed(BROKEN_VLAN)))
+    assert main(["render", "--root", str(network), "--out", str(quick)]) == 0
+    assert not (quick / "_UNLINTED").exists() and not (quick / "_STALE").exists()
+
+
+@pytest.mark.parametrize("name", ["STALE", "UNLINTED", "stale", "unlinted"])
+def test_a_device_named_like_a_render_note(network: Path, tmp_path: Path, name: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # A host name is a folder of the output: the notes render writes beside them
+    # (stale, not linted) are names no host can take.
+    for rel in ("inventory/hosts.yaml", "intent/sites/warehouse.yaml", "intent/topology.yaml"):
+        (network / rel).write_text((network / rel).read_text().replace("wh-sw1", name))
+    out_dir = tmp_path / "out"
+    assert main(["render", "--root", str(network), "--out", str(out_dir), "--no-lint"]) == 0
+    assert (out_dir / name / "running.conf").is_file()
+    break_network(network)
+    assert main(["render", "--root", str(network), "--out", str(out_dir)]) == 1
+    assert "marked stale" in capsys.readouterr().err
+    assert (out_dir / name / "running.conf").is_file()
 
 
 @pytest.mark.parametrize("where", ["root", "parent", "file", "foreign", "symlink"])

@@ -11,7 +11,9 @@ from pipeline import owned
 from pipeline.render.render import Rendered
 
 MARKER = ".netpipe-render"
-STALE = "STALE"
+STALE = "_STALE"
+"""The notes beside the hosts' folders start with "_", which no host name can (NAME_PATTERN)."""
+UNLINTED = "_UNLINTED"
 OutputRefused = owned.OutputRefused
 
 
@@ -20,10 +22,16 @@ def check(out: Path, root: Path) -> None:
     owned.check(out, root, MARKER)
 
 
-def write(rendered: dict[str, Rendered], out: Path) -> dict[str, dict[str, Path]]:
-    """Write ``out/<host>/<file>`` beside ``out``, then swap it in (``check`` first)."""
+def write(rendered: dict[str, Rendered], out: Path, *, linted: bool = True
+          ) -> dict[str, dict[str, Path]]:
+    """Write ``out/<host>/<file>`` beside ``out``, then swap it in (``check`` first); an
+    output that was not linted says so in ``UNLINTED`` (gone with the next render)."""
     files = {f"{host}/{name}": text for host, item in rendered.items()
              for name, text in item.files.items()}
+    if not linted:
+        files[UNLINTED] = ("These configs were rendered with --no-lint: not linted (vtysh, "
+                           "nft, ifupdown2, the IOS checks). Run netpipe validate before "
+                           "relying on them; deploy always lints.\n")
     owned.replace(out, files, MARKER, "netpipe render output: replaced as a whole by every "
                   "render; edit the intent, not these files\n")
     return {host: {name: out / host / name for name in item.files}
