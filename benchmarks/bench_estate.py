@@ -11,8 +11,9 @@ median, min and max of ``--runs`` runs:
   and the same work phase by phase in one process: load, rules, design, render, the
   Python lint, then the vtysh/nft checks on their own. Peak RSS is the largest process.
 * ``one VLAN``: ``netpipe validate`` after a full one, with one VLAN added at one site.
-* ``build``: ``build`` without lint in a fresh process: load, the rules alongside the
-  design (two processes), render; compared with the floor.
+* ``build``: the build of ``netpipe render --no-lint`` in a fresh process, the collector
+  set as the CLI sets it: load, the rules alongside the design (two processes), render;
+  compared with the floor, and so are the load and render phases above.
 * ``floor``: libyaml's loader reading every file (no marks, no checks) and plain Jinja
   rendering the same templates with the same device records in two processes.
 * ``ansible``: ansible-core's ``template`` module rendering the same IOS template for
@@ -109,14 +110,20 @@ def phases(root: Path) -> dict[str, float]:
 
 
 def built(root: Path) -> dict[str, float]:
-    """``build`` without lint, as ``netpipe render --no-lint`` would run it: load, then the
-    rules alongside the design, then render (the phases above run one after another)."""
-    from pipeline.build import build
+    """``build`` without lint, as ``netpipe render --no-lint`` runs it (the files not
+    written): load, then the rules alongside the design, then render (the phases above run
+    one after another). The collector is set as the CLI sets it, for the whole command: a
+    ``build`` called with the default thresholds restores them at its end, and the first
+    collection after that traverses the whole build (0.3-0.6 s at 5,002 devices), which the
+    `netpipe` process never does (it leaves its heap to the system at exit)."""
+    from pipeline.build import batch_gc, build
 
-    start, cpu = time.perf_counter(), _cpu()
-    result = build(root, run_lint=False)
+    with batch_gc():  # the old thresholds back after the clock stops
+        start, cpu = time.perf_counter(), _cpu()
+        result = build(root, run_lint=False)
+        figures = {"build": time.perf_counter() - start, "cpu_build": _cpu() - cpu}
     assert result.ok, result.findings[:3]
-    return {"build": time.perf_counter() - start, "cpu_build": _cpu() - cpu}
+    return figures
 
 
 def _floor_render(share: Sequence[tuple[str, Any]]) -> int:
@@ -285,7 +292,9 @@ def measure(sizes: list[int], runs: int, ansible: str | None, ansible_devices: i
             row["build"] = _stats([b["build"] for b in builds])
             row["cpu_build"] = _stats([b["cpu_build"] for b in builds])
             floors = [_helper("floor", estate.root) for _ in range(runs)]
-            row["floor"] = _stats([f["floor"] for f in floors])
+            for key in ("floor", "load", "render"):
+                row["floor" if key == "floor" else f"floor_{key}"] = _stats(
+                    [f[key] for f in floors])
             incremental = []
             for run in range(runs):
                 _run(_netpipe("validate", "--root", str(estate.root)))  # a full, cached build
@@ -359,7 +368,8 @@ def report(results: dict[str, Any], command: str, ansible_version: str) -> str:
             f"{_cell(row['load'])} | {_cell(row['rules'])} | {_cell(row['design'])} | "
             f"{_cell(row['render'])} | {_cell(row['lint'])} | {_cell(row['external'])} | "
             f"{row['rss_cli_mb']:.0f} MB | {_cell(row['incremental'])} | {_cell(row['build'])} | "
-            f"{_cell(row['floor'])} |")
+            f"{_cell(row['floor'])}: {row['floor_load']['median']:.2f} + "
+            f"{row['floor_render']['median']:.2f} |")
     versions = _versions()
     lines = [
         BEGIN,
@@ -377,7 +387,7 @@ def report(results: dict[str, Any], command: str, ansible_version: str) -> str:
         "",
         "| devices | `validate` (CLI, all checks) | offline (load..Python lint) | load | rules | "
         "design | render | Python lint | vtysh + nft | peak RSS | one VLAN (CLI) | "
-        "`build` without lint | floor |",
+        "`render --no-lint` (build) | floor: its load + render |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: |",
         *rows,
@@ -416,6 +426,9 @@ def _verdicts(results: dict[str, Any]) -> list[str]:
     incremental = largest["incremental"]["median"]
     load_render = largest["build"]["median"]
     ratio = load_render / largest["floor"]["median"]
+    both = largest["load"]["median"] + largest["render"]["median"]
+    floor_both = largest["floor_load"]["median"] + largest["floor_render"]["median"]
+    phased = both / floor_both
 
     def verdict(ok: bool, text: str) -> str:
         return f"- {'met' if ok else 'MISSED'}: {text}"
@@ -434,10 +447,15 @@ def _verdicts(results: dict[str, Any]) -> list[str]:
            verdict(incremental <= TARGETS["incremental_5000"],
                    f"one VLAN changed at one site, validated and re-rendered: "
                    f"{incremental:.1f} s (target 2 s)"),
+           verdict(phased <= TARGETS["floor_ratio"],
+                   f"load + render (netpipe's load and render phases: marks, schema, "
+                   f"sandbox; the floor's: bare loader, plain Jinja) {both:.2f} s = "
+                   f"{phased:.1f}x the raw floor {floor_both:.2f} s (target 1.5x)"),
            verdict(ratio <= TARGETS["floor_ratio"],
-                   f"load + rules + design + render (`build` without lint, the rules "
-                   f"alongside the design) {load_render:.1f} s = {ratio:.1f}x the raw "
-                   f"floor {largest['floor']['median']:.2f} s (target 1.5x)")]
+                   f"load + rules + design + render (`render --no-lint`, the rules "
+                   f"alongside the design; the floor runs neither) {load_render:.1f} s = "
+                   f"{ratio:.1f}x the raw floor {largest['floor']['median']:.2f} s "
+                   "(target 1.5x)")]
     if "ansible" in results:
         a = results["ansible"]
         per_ansible = a["median"] / a["devices"]
