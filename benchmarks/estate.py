@@ -255,8 +255,8 @@ def _topology(sites: int) -> str:
                          f"b: {name}-sw{j}:GigabitEthernet1/0/48, kind: trunk, "
                          f'vlans: "{_ids([*_switch_vlans(j), MGMT_VLAN])}"}}')
     lines.append("uplinks:")
-    for hub, port, address, peer, asn in ISPS:
-        lines += [f"  - name: isp-{hub}", f"    device: {hub}", f"    interface: {port}",
+    for hub, uplink, address, peer, asn in ISPS:
+        lines += [f"  - name: isp-{hub}", f"    device: {hub}", f"    interface: {uplink}",
                   f"    address: {address}", "    zone: internet",
                   f"    peer: {{address: {peer}, asn: {asn}, announces: [0.0.0.0/0]}}",
                   "    import_policy: DEFAULT-ONLY", "    export_policy: PUBLIC-OUT"]
