@@ -82,8 +82,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if result.ok:
         paths = output.write(result.rendered, out, linted=args.lint)
         if not args.lint:
-            print(f"netpipe: not linted (--no-lint): {_display(out, root)}/{output.UNLINTED} "
-                  "says so; `netpipe validate` before anything is deployed", file=sys.stderr)
+            print(f"netpipe: not linted (--no-lint), as {_display(out, root)}/"
+                  f"{output.UNLINTED} says; validate and deploy always lint", file=sys.stderr)
         hosts = {h: {"platform": result.rendered[h].platform,
                      "files": {n: str(p) for n, p in files.items()}}
                  for h, files in paths.items()}

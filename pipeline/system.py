@@ -52,6 +52,17 @@ LAB: tuple[Need, ...] = (ZEBRA, FRR_RELOAD, VTYSH, NFT, IP, SYSCTL, IFRELOAD, MO
 ALL: tuple[Need, ...] = tuple(dict.fromkeys((*LINT, *LAB, SSHD, RSYNC)))
 
 
+SYSTEM_DIRS = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def checker_env() -> dict[str, str]:
+    """The environment a checking program runs in: the system's directories first on PATH.
+    The checkers are Debian's programs, and ifupdown2 starts with ``#!/usr/bin/env python3``:
+    a caller's own ``python3`` (a pyenv shim, a venv) must not run it (a shim cost 0.15 s
+    per check here; an interpreter without its modules fails the check)."""
+    return {**os.environ, "PATH": f"{SYSTEM_DIRS}:{os.environ.get('PATH', '')}"}
+
+
 def missing(needs: Iterable[Need]) -> list[Need]:
     return [n for n in needs if not os.path.exists(n.path)]
 

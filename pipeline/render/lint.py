@@ -183,16 +183,9 @@ def _tool(name: str) -> str | None:
         (str(p) for p in (Path("/usr/bin") / name, Path("/usr/sbin") / name) if p.exists()), None)
 
 
-SYSTEM_DIRS = "/usr/sbin:/usr/bin:/sbin:/bin"
-"""First on a checker's PATH: the checkers are Debian's programs, and ifupdown2 starts with
-``#!/usr/bin/env python3``; a caller's own ``python3`` (a pyenv shim, a venv) must not run
-it (a shim cost 0.15 s per check here; an interpreter without its modules fails it)."""
-
-
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{SYSTEM_DIRS}:{os.environ.get('PATH', '')}"}
     return subprocess.run(argv, capture_output=True, text=True, timeout=TOOL_TIMEOUT,
-                          check=False, stdin=subprocess.DEVNULL, env=env)
+                          check=False, stdin=subprocess.DEVNULL, env=system.checker_env())
 
 
 def _missing(name: str, *needs: system.Need) -> Finding:
@@ -442,7 +435,8 @@ def lint_snmpd(name: str, text: str) -> list[Finding]:
         path.write_text(text)
         proc = subprocess.Popen([unshare, *nftcheck.NETNS, "sh", "-c", _SNMPD_CHECK, "sh",
                                  str(path), tmp], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                                env=system.checker_env())
         lines = []
         try:
             assert proc.stdout is not None

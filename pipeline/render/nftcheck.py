@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pipeline import system
 from pipeline.findings import Finding, Loc, Severity, clip
 
 TIMEOUT = 60
@@ -68,7 +69,7 @@ def _run(tools: Tools, text: str) -> _Run:
         tmp.flush()
         proc = subprocess.run([tools.unshare, *NETNS, tools.nft, "--check", "-f", tmp.name],
                               capture_output=True, text=True, timeout=TIMEOUT, check=False,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=system.checker_env())
     return _Run(proc.returncode == 0, proc.stderr, tmp.name)
 
 
