@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,8 +63,6 @@ def test_nft_check_leaves_host_ruleset_alone() -> None:
     text = "table inet netpipe_lint_probe {\n\tchain c {\n\t}\n}\n"
     assert lint_nft("x/nftables.conf", text) == []
     if shutil.which("nft") and os.geteuid() == 0:
-        import subprocess
-
         listing = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
         assert "netpipe_lint_probe" not in listing.stdout
 
@@ -105,6 +105,23 @@ def test_interfaces_check_runs_on_the_systems_python(monkeypatch: pytest.MonkeyP
     text = "auto lo\niface lo inet loopback\n\nauto eth1\niface eth1\n    mtu 1500\n"
     assert lint_interfaces("x/interfaces", text) == []
     lint.forget()
+
+
+def test_interfaces_check_needs_no_run_network_on_the_machine() -> None:
+    # /run/network exists once ifupdown2 has run on a machine (its boot service, or the
+    # lab); a fresh runner with ifupdown2 just installed has none, and the check mounted
+    # its private tmpfs there: every router failed NP312 and `make demo` stopped at its
+    # first validate. The check runs here in a view of the machine without /run/network.
+    require_parsers()
+    text = "auto lo\niface lo inet loopback\n\nauto eth1\niface eth1\n    mtu 1500\n"
+    code = ("import sys; from pipeline.render.lint import lint_interfaces; "
+            "found = lint_interfaces('x/interfaces', sys.stdin.read()); "
+            "print([f.message for f in found]); sys.exit(1 if found else 0)")
+    hide = 'mount -t tmpfs none /run && test ! -e /run/network && exec "$0" -c "$1"'
+    proc = subprocess.run(["unshare", *lint._UNSHARE_MOUNT, "sh", "-c", hide, sys.executable,
+                           code], input=text, capture_output=True, text=True, cwd=REPO,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_sysctl_rejection_points_at_the_key() -> None:

@@ -232,9 +232,12 @@ def _nft_tools() -> nftcheck.Tools | None:
 _UNSHARE_MOUNT = ["-m"] if os.geteuid() == 0 else ["-rm"]
 
 # $1 the interfaces file, $2 a private copy of ifupdown2.conf: ifupdown2's syntax check with
-# its own lock (on a tmpfs) and attribute checking on, leaving the machine's alone.
+# its own lock and attribute checking on, leaving the machine's alone. The lock lives in
+# /run/network, which a machine has only once ifupdown2 has run there (not on a fresh
+# runner): a private tmpfs over the whole of /run gives the check its own.
 _IFUPDOWN_CHECK = """set -e
-mount -t tmpfs none /run/network
+mount -t tmpfs none /run
+mkdir /run/network
 mount --bind "$2" /etc/network/ifupdown2/ifupdown2.conf
 exec ifup -a -s -i "$1"
 """
