@@ -242,7 +242,10 @@ class Vlan(Node):
     @property
     def gateway_address(self) -> IPv4Address:
         """The gateway, by default the first host of the subnet."""
-        return self.gateway or next(self.subnet.hosts())
+        if self.gateway is not None:
+            return self.gateway
+        first = int(self.subnet.network_address)  # as next(subnet.hosts()), without the walk
+        return IPv4Address(first if self.subnet.prefixlen >= 31 else first + 1)
 
 
 class PortGroup(Node):
@@ -341,6 +344,14 @@ class Link(Node):
     ospf: OspfLink | None = None
     vlans: list[Int] | str = []
     native_vlan: Int | None = None
+
+    @field_validator("subnet")
+    @classmethod
+    def _two_ends(cls, value: IPv4Network | None, info: ValidationInfo) -> IPv4Network | None:
+        if value is not None and value.prefixlen == 32 and info.data.get("kind") == "routed":
+            raise ValueError("a routed link needs two addresses, and a /32 holds one: "
+                             "use a /31 (or a shorter prefix)")
+        return value
 
 
 class BgpPeer(Node):
