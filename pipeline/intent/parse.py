@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline import files, pool
+from pipeline import files, pickling, pool
 from pipeline.findings import Finding, Loc, clip, excerpt
 from pipeline.intent.loader import LOC_KEY, MAX_FILE_BYTES, Document, LoadError, Source, read_file
 from pipeline.intent.model import Firewall, Host, NetworkSettings, Routing, Site, Topology
@@ -110,7 +110,7 @@ def _made(job: _Job, keeper: Keeper | None, shipped: bool = False
     found: list[Finding] = []
     value = job.make(found)
     keep = keeper is not None and job.digest is not None and value is not None and not found
-    payload = pickle.dumps(value, protocol=5) if keep or shipped else b""
+    payload = pickling.dumps(value) if keep or shipped else b""
     if keep:
         assert keeper is not None and job.digest is not None
         keeper.keep(job.name, job.digest, payload)

@@ -29,7 +29,6 @@ import contextlib
 import dataclasses
 import hashlib
 import hmac
-import io
 import json
 import os
 import pickle
@@ -42,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import files
+from pipeline import files, pickling
 from pipeline.design import Device, Firewall, Interface
 from pipeline.render.render import Rendered, template_root
 
@@ -138,11 +137,7 @@ def _pickle(value: Any) -> bytes:
     """Bytes that depend on the content only: no memo (``fast``), so two equal records
     pickle alike whether or not they share objects (records made from recalled intent
     share fewer). Nothing pickled here refers to itself."""
-    out = io.BytesIO()
-    pickler = pickle.Pickler(out, protocol=5)
-    pickler.fast = True
-    pickler.dump(value)
-    return out.getvalue()
+    return pickling.dumps(value, fast=True)
 
 
 def _tree(root: Path) -> bytes:
