@@ -396,7 +396,7 @@ def _gateway_subinterfaces(site: Site, end: LinkEnd, peer: LinkEnd, link: Link,
     subifs = []
     for vlan in site.vlans:
         if vlan.id in carried:
-            address = IPv4Interface(f"{vlan.gateway_address}/{vlan.subnet.prefixlen}")
+            address = IPv4Interface((int(vlan.gateway_address), vlan.subnet.prefixlen))
             subifs.append(Interface(
                 f"{end.interface}.{vlan.id}", "svi", f"{vlan.name} via {peer.device}",
                 address, mtu=mtu, rp_filter=RP_STRICT, vlan=vlan.id,

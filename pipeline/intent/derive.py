@@ -35,9 +35,13 @@ def link_addresses(link: Link) -> tuple[IPv4Interface | None, IPv4Interface | No
     """Addresses of the two ends: explicit ones, else the first two usable of the subnet."""
     if link.kind != "routed" or link.subnet is None:
         return link.a.address, link.b.address
-    hosts = list(link.subnet) if link.subnet.prefixlen == 31 else list(link.subnet.hosts())[:2]
-    auto = [IPv4Interface(f"{h}/{link.subnet.prefixlen}") for h in hosts[:2]]
-    return link.a.address or auto[0], link.b.address or auto[1]
+    length = link.subnet.prefixlen
+    if length == 32:  # one address, no second end: the schema refuses such a link
+        raise IndexError(f"{link.subnet} has one address")
+    first = int(link.subnet.network_address) + (0 if length == 31 else 1)  # a /31 has no
+    # network or broadcast address (RFC 3021); otherwise the first two hosts
+    return (link.a.address or IPv4Interface((first, length)),
+            link.b.address or IPv4Interface((first + 1, length)))
 
 
 def end_ospf(link: Link, end: LinkEnd) -> tuple[int | None, int | None]:
