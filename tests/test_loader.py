@@ -599,3 +599,12 @@ def test_a_non_specific_tag_makes_text_whichever_composer() -> None:
     """libyaml calls '! 3' plain and implicit; YAML (and the event path) read text."""
     assert load_text("f.yaml", "a: ! 3\nb: 3\n").data["a"] == "3"
     assert load_text("f.yaml", "a: ! 3\nb: 3\n").data["b"] == 3
+
+
+def test_the_quick_text_check_lets_nothing_through() -> None:
+    # check_text skips its three checks when no character they start with is in the value.
+    for bad in ["a\x00b", "x\x1f", "\x85", "a\u2028b", "\u202e", "\ufeff", "{{ x }}",
+                "{% if %}", "{# c #}", "<secret:ENABLE>"]:
+        assert loader._SUSPECT.search(bad), repr(bad)
+        with pytest.raises(loader.LoadError):
+            loader.load_text("x.yaml", f"key: {bad!r}\n".replace("'", '"'))
