@@ -3,8 +3,9 @@
 Rendering and linting thousands of devices is the same work per device; a worker
 process per core does a share of them. Workers are forked, so the designed devices and
 compiled templates are inherited, never pickled: only device names go out and results
-(text and findings) come back. Results come back in the order of the input, so the
-output is the same whatever the number of workers.
+(text and findings) come back, through shared memory where they fit (:data:`SLOT`). Results
+come back in the order of the input, so the output is the same whatever the number of
+workers.
 
 Forking is only safe in a process with one thread (a lock held by another thread would
 stay locked in the child), so a process with threads, a small job, one core, or
@@ -13,6 +14,7 @@ stay locked in the child), so a process with threads, a small job, one core, or
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -29,7 +31,14 @@ MIN_ITEMS = 64
 CHUNKS_PER_WORKER = 4
 """Smaller shares than one per worker, so that a slow share does not idle the others."""
 
+SLOT = 64 * 1024 * 1024
+"""Bytes of shared memory for each share's pickled result. The pool's pipe moves 64 KB at a
+time between processes that both want the two cores: 55 MB of configs at 5,002 devices
+took 0.12-0.17 s to come back that way, about 0.05 s through memory. A result that does not
+fit comes through the pipe; memory is used only as far as it is written."""
+
 _JOB: Callable[[Sequence[Any]], Any] | None = None
+_BOARD: mmap.mmap | None = None
 
 
 def workers() -> int:
@@ -45,9 +54,38 @@ def _can_fork() -> bool:
         and threading.active_count() == 1
 
 
-def _call(chunk: Sequence[Any]) -> Any:
+def _call(share: tuple[int, Sequence[Any]]) -> tuple[int, Any]:
+    """In a worker: (bytes written to the share's slot, None), or (0, the result)."""
+    index, chunk = share
     assert _JOB is not None
-    return _JOB(chunk)
+    result = _JOB(chunk)
+    if _BOARD is None:
+        return 0, result
+    data = pickle.dumps(result, protocol=5)
+    if not data or len(data) > SLOT:
+        return 0, result
+    _BOARD[index * SLOT:index * SLOT + len(data)] = data
+    return len(data), None
+
+
+def _board(count: int) -> mmap.mmap | None:
+    """Shared memory for ``count`` slots, or None where the system will not map it (the
+    results then come through the pipe)."""
+    try:
+        return mmap.mmap(-1, count * SLOT, flags=mmap.MAP_SHARED)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def _collect(answers: list[tuple[int, Any]], board: mmap.mmap | None) -> list[Any]:
+    results = []
+    with memoryview(board if board is not None else b"") as view:
+        for index, (size, result) in enumerate(answers):
+            if size:
+                with view[index * SLOT:index * SLOT + size] as data:
+                    result = pickle.loads(data)
+            results.append(result)
+    return results
 
 
 def shares(items: Sequence[T], count: int) -> list[Sequence[T]]:
@@ -66,18 +104,20 @@ def run(job: Callable[[Sequence[T]], R], items: Sequence[T], *,
         processes: int | None = None) -> list[R]:
     """``job`` over shares of ``items``: one result per share, in order. ``job`` must not
     rely on state it changes (each worker has its own copy of the parent's memory)."""
-    global _JOB
+    global _JOB, _BOARD
     count = workers() if processes is None else processes
     if count <= 1 or len(items) < MIN_ITEMS or not _can_fork():
         return [job(items)]
     parts = shares(items, count * CHUNKS_PER_WORKER)
-    _JOB = job
+    _JOB, _BOARD = job, _board(len(parts))
     try:
         with multiprocessing.get_context("fork").Pool(count) as pool:
-            return pool.map(_call, parts, chunksize=1)
+            answers = pool.map(_call, list(enumerate(parts)), chunksize=1)
+        return _collect(answers, _BOARD)
     finally:
-        _JOB = None
-
+        if _BOARD is not None:
+            _BOARD.close()
+        _JOB, _BOARD = None, None
 
 
 class ChildDied(RuntimeError):

@@ -36,6 +36,26 @@ def shared() -> None:
     assert os.getpid() not in {pid for _, pid in done}, "not forked"
 
 
+def _big(items: Sequence[int]) -> list[str]:
+    return [f"{item}:" + "x" * 3000 for item in items]
+
+
+def results_through_memory_or_the_pipe() -> None:
+    """The same results whether they fit their shared-memory slot or not (then the pipe)."""
+    items = list(range(200))
+    want = _big(items)
+    sizes: list[list[int]] = []  # bytes each share wrote to memory (0: through the pipe)
+    collect = pool._collect
+    pool._collect = lambda answers, board: sizes.append([n for n, _ in answers]) or collect(
+        answers, board)
+    assert [x for part in pool.run(_big, items, processes=2) for x in part] == want
+    pool.SLOT = 4096  # each share's 25 results need about 75 KB: none fits
+    assert [x for part in pool.run(_big, items, processes=2) for x in part] == want
+    pool.SLOT = 0  # no memory at all
+    assert [x for part in pool.run(_big, items, processes=2) for x in part] == want
+    assert all(sizes[0]) and not any(sizes[1]) and not any(sizes[2]), sizes
+
+
 def _estate() -> Path:
     return generate(Path(tempfile.mkdtemp()) / "net", 102).root
 

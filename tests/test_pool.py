@@ -43,7 +43,8 @@ def test_no_fork_with_threads_a_small_job_or_one_worker(monkeypatch: pytest.Monk
     assert pool.run(_pids, list(range(200))) == [_pids(range(200))]
 
 
-@pytest.mark.parametrize("check", ["shared", "renders_the_same", "limit_reported_once",
+@pytest.mark.parametrize("check", ["shared", "results_through_memory_or_the_pipe",
+                                   "renders_the_same", "limit_reported_once",
                                    "lints_the_same", "rules_alongside",
                                    "design_fails_where_rules_refuse",
                                    "lints_beside_slow_rules", "parses_the_same"])
