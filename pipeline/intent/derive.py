@@ -38,8 +38,8 @@ def link_addresses(link: Link) -> tuple[IPv4Interface | None, IPv4Interface | No
     length = link.subnet.prefixlen
     if length == 32:  # one address, no second end: the schema refuses such a link
         raise IndexError(f"{link.subnet} has one address")
-    first = int(link.subnet.network_address) + (0 if length == 31 else 1)  # a /31 has no
-    # network or broadcast address (RFC 3021); otherwise the first two hosts
+    # A /31 has no network or broadcast address (RFC 3021); otherwise the first two hosts.
+    first = int(link.subnet.network_address) + (0 if length == 31 else 1)
     return (link.a.address or IPv4Interface((first, length)),
             link.b.address or IPv4Interface((first + 1, length)))
 
