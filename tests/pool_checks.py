@@ -166,7 +166,7 @@ def lints_beside_slow_rules() -> None:
     """Rules still running when a few changed devices are rendered: their lint runs
     meanwhile. When the rules then refuse, the answer is theirs alone (no lint finding,
     nothing rendered); when they pass, the build is the one the rules-first order gives.
-    Many devices to render wait for the rules (the render's workers need both cores)."""
+    Many devices render beside the rules too, but their lint (seconds) waits for them."""
     import pipeline.build as build_module
     from benchmarks.estate import add_vlan
     from pipeline.findings import Finding, Severity
