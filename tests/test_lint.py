@@ -194,6 +194,22 @@ def test_ios_duplicate_address() -> None:
         ("NP303", 4)]
 
 
+@pytest.mark.parametrize("line", [
+    " switchport trunk allowed vlan 10,,20", " switchport trunk allowed vlan -",
+    " switchport trunk allowed vlan 1-99999999999999",  # a memory bomb when expanded
+    " switchport trunk allowed vlan 10-5", " switchport trunk allowed vlan 0,4095",
+    " switchport trunk native vlan " + "9" * 5000,  # over int()'s 4,300 digits
+    " switchport access vlan " + "9" * 5000])
+def test_ios_vlan_lists_a_template_gets_wrong_are_findings(line: str) -> None:
+    # The template is the merge request's: a line the lint cannot read is its finding, at
+    # its line, never an internal error (ValueError, MemoryError before).
+    text = IOS_OK.replace(" switchport trunk allowed vlan 10", line)
+    text += "vlan " + "1" * 5000 + "\n"
+    findings = lint_ios("s/running.conf", text)
+    assert [(f.code, f.line) for f in findings] == [
+        ("NP304" if "trunk" in line else "NP301", 8)], findings
+
+
 @pytest.mark.parametrize(("old", "new", "line", "words"), [
     (" path flash:netpipe-archive\n", "", 16, "archive"),
     ("archive\n path flash:netpipe-archive\n", "", 1, "archive"),

@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
 
 from pipeline import pool, system
 from pipeline.findings import Finding, Loc, Severity, clip
+from pipeline.intent.ports import VLAN_MAX, VLAN_MIN
 from pipeline.render import nftcheck
 from pipeline.render.neutral import Neutral, neutral
 from pipeline.render.render import Rendered
@@ -45,136 +45,155 @@ VTYSH = "vtysh"
 NFT = "nft"
 TOOL_TIMEOUT = 60
 
-_ACCESS_VLAN = re.compile(r"^\s*switchport access vlan (\d+)")
-_TRUNK_VLANS = re.compile(r"^\s*switchport trunk allowed vlan (?:add )?([\d,\-]+)")
-_NATIVE_VLAN = re.compile(r"^\s*switchport trunk native vlan (\d+)")
-_ACL_REFS = (
-    re.compile(r"^\s*access-class (\S+) in"),
-    re.compile(r"^\s*ip access-group (\S+) (?:in|out)"),
-    re.compile(r"^snmp-server community \S+ R[OW] (\S+)"),
-)
-_CHECKED = re.compile(r"\s*(?:switchport (?:access|trunk) |access-class |ip access-group |"
-                      r"snmp-server community |ip address )")
-"""Every line one of the patterns below can match starts like this."""
-_ADDRESS = re.compile(r"^\s*ip address (\d+\.\d+\.\d+\.\d+) \d+\.\d+\.\d+\.\d+")
-_VLAN = re.compile(r"^vlan (\d+)$")
-_ACL = re.compile(r"^ip access-list (?:standard|extended) (\S+)")
+# Over the whole config, where every line starts after a "\n" (_Config): a pattern that
+# starts with one is searched for as a literal, eight times faster than "^" in multiline
+# mode. [^\S\n] is a space within a line.
+_CHECKED = re.compile(
+    r"\n(?:[^\S\n]*(?:switchport access vlan (?P<access>\d+)"
+    r"|switchport trunk (?:allowed vlan (?:add )?(?P<trunk>[\d,\-]+)|native vlan (?P<native>\d+))"
+    r"|access-class (?P<acl>\S+) in|ip access-group (?P<group>\S+) (?:in|out)"
+    r"|ip address (?P<address>\d+\.\d+\.\d+\.\d+) \d+\.\d+\.\d+\.\d+)"
+    r"|snmp-server community \S+ R[OW] (?P<community>\S+))")
+"""Every line a check reads, in one pass in C; the group that matched says which check."""
+_EOL = r"[^\S\n]*(?=\n|\Z)"
+"""The end of a line, spaces allowed before it."""
+_VLAN = re.compile(r"\nvlan (\d+)" + _EOL)
+_ACL = re.compile(r"\nip access-list (?:standard|extended) (\S+)")
+_SECTION_END = re.compile(r"\n(?=[^\s!])")
+"""Where a section ends: the next line that is neither indented, blank nor a comment."""
+_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+"""What ``str.splitlines`` also ends a line at."""
 
 
-class Line(NamedTuple):
-    """A tuple, not a dataclass: a switch config has 500 of them (a third of the lint)."""
+class _Config:
+    """An IOS config as one string in which each line starts after a "\n" (lines as
+    ``str.splitlines`` counts them): every check is a pattern searched in C over the whole
+    of it, and a line number is counted only for what is reported (a switch config has
+    500 lines, and there are 4,500 switches)."""
 
-    number: int  # 1-based
-    text: str
-    parent: str  # the top-level line this one sits under ("" at the top level)
+    def __init__(self, text: str) -> None:
+        if _OTHER_BREAKS.search(text):
+            text = "\n".join(text.splitlines())
+        self.text = "\n" + text
+
+    def line(self, match: re.Match[str]) -> int:
+        """The number of the line ``match`` starts on (at the "\n" that begins it)."""
+        return self.text.count("\n", 0, match.start() + 1)
+
+    def top(self, pattern: str) -> re.Match[str] | None:
+        """The first top-level line (not indented) that starts with ``pattern``."""
+        return re.search("\n(?:" + pattern + ")[^\n]*", self.text)
+
+    def child(self, parent: str, pattern: str) -> bool:
+        """Whether a line under a top-level ``parent`` line starts with ``pattern`` (IOS
+        nests by indentation; comments and blank lines do not end a section)."""
+        for head in re.finditer("\n" + re.escape(parent) + _EOL, self.text):
+            end = _SECTION_END.search(self.text, head.end())
+            block = self.text[head.end():end.start() if end else len(self.text)]
+            if re.search("\n[^\\S\\n]+(?:" + pattern + ")", block):
+                return True
+        return False
 
 
-def ios_lines(text: str) -> list[Line]:
-    """Config lines with their section: IOS nests by indentation under a top-level line."""
-    lines: list[Line] = []
-    parent = ""
-    for number, raw in enumerate(text.splitlines(), 1):
-        stripped = raw.rstrip()
-        if not stripped or stripped.lstrip().startswith("!"):
-            continue
-        if raw[0].isspace():
-            lines.append(Line(number, stripped, parent))
-        else:
-            parent = stripped
-            lines.append(Line(number, stripped, ""))
-    return lines
+def _vlan_id(text: str) -> int | None:
+    """A VLAN id (1-4094) as written, or None (a template can print any digits)."""
+    number = int(text) if text.isdecimal() and len(text) <= 4 else 0
+    return number if VLAN_MIN <= number <= VLAN_MAX else None
 
 
-def _vlans(spec: str) -> list[int]:
+def _vlans(spec: str) -> list[int] | None:
+    """The ids of a trunk's VLAN list (ids and ranges), None if it is not one."""
     out: list[int] = []
     for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
+        lo, dash, hi = part.partition("-")
+        first, last = _vlan_id(lo), _vlan_id(hi) if dash else _vlan_id(lo)
+        if first is None or last is None or last < first:
+            return None
+        out.extend(range(first, last + 1))  # at most 4,094 ids per range
     return out
 
 
 def lint_ios(name: str, text: str) -> list[Finding]:
-    lines = ios_lines(text)
-    defined_vlans = {int(m[1]) for x in lines if (m := _VLAN.match(x.text))}
-    acls = {m[1] for x in lines if (m := _ACL.match(x.text))}
+    config = _Config(text)
+    defined_vlans = {i for v in _VLAN.findall(config.text) if (i := _vlan_id(v)) is not None}
+    acls = set(_ACL.findall(config.text))
     findings: list[Finding] = []
 
     def at(line: int, code: str, message: str, hint: str) -> None:
         findings.append(Finding.at(Loc(name, line, 1), code, message, hint))
 
-    addresses: dict[str, int] = {}
-    for x in lines:
-        if not _CHECKED.match(x.text):  # one test for the many lines no check reads
-            continue
-        if (m := _ACCESS_VLAN.match(x.text)) and int(m[1]) not in defined_vlans:
-            at(x.number, "NP301", f"access VLAN {m[1]} is not defined",
+    addresses: dict[str, re.Match[str]] = {}  # address -> where it first is
+    for m in _CHECKED.finditer(config.text):
+        kind, value = m.lastgroup, m[m.lastgroup or 0]
+        if kind == "access" and _vlan_id(value) not in defined_vlans:
+            at(config.line(m), "NP301", f"access VLAN {clip(value, 12)} is not defined",
                "add 'vlan N' (the switch would create it with no name)")
-        if m := (_TRUNK_VLANS.match(x.text) or _NATIVE_VLAN.match(x.text)):
-            missing = [v for v in _vlans(m[1]) if v not in defined_vlans]
+        elif kind in ("trunk", "native"):
+            ids = _vlans(value)
+            if ids is None:
+                at(config.line(m), "NP304", f"trunk VLAN list {clip(value, 40)} is not VLAN "
+                   "ids and ranges within 1-4094", "print the VLAN list the intent gives")
+                continue
+            missing = [v for v in ids if v not in defined_vlans]
             if missing:
-                at(x.number, "NP304", f"trunk VLAN(s) {','.join(map(str, missing))} "
-                   "not defined", "define every VLAN a trunk carries")
-        for pattern in _ACL_REFS:
-            if (m := pattern.match(x.text)) and m[1] not in acls:
-                at(x.number, "NP302", f"ACL {m[1]} is referenced but not defined",
-                   "define the access list in the template")
-        if m := _ADDRESS.match(x.text):
-            if m[1] in addresses:
-                at(x.number, "NP303", f"address {m[1]} is also on line "
-                   f"{addresses[m[1]]}", "one address per interface")
+                at(config.line(m), "NP304", f"trunk VLAN(s) "
+                   f"{','.join(map(str, missing))} not defined",
+                   "define every VLAN a trunk carries")
+        elif kind in ("acl", "group", "community") and value not in acls:
+            at(config.line(m), "NP302", f"ACL {value} is referenced but not defined",
+               "define the access list in the template")
+        elif kind == "address":
+            if value in addresses:
+                at(config.line(m), "NP303", f"address {value} is also on line "
+                   f"{config.line(addresses[value])}", "one address per interface")
             else:
-                addresses[m[1]] = x.number
+                addresses[value] = m
     findings += [Finding.at(Loc(name, line, 1), "NP305", message, hint)
-                 for line, message, hint in replace_essentials(lines)]
+                 for line, message, hint in replace_essentials(config)]
     return findings
 
 
 _LOGIN_HINT = "set ios_login in intent/network.yaml (break_glass, enable_hash_secret)"
 
 
-def replace_essentials(lines: list[Line]) -> Iterator[tuple[int, str, str]]:
+def replace_essentials(config: _Config) -> Iterator[tuple[int, str, str]]:
     """(line, message, hint) for each thing a ``configure replace`` candidate lacks that
     NAPALM or the people managing the device need: the replace removes whatever the
     candidate does not have, so its absence locks the pipeline (or everyone) out."""
-    def first(pattern: str, parent: str | None = "") -> Line | None:
-        rx = re.compile(pattern)
-        return next((x for x in lines if (parent is None or x.parent == parent)
-                     and rx.match(x.text.strip())), None)
-
-    archive = next((x for x in lines if x.text == "archive"), None)
-    if archive is None or first(r"path \S+", "archive") is None:
-        yield (archive.number if archive else 1,
+    archive = config.top("archive" + _EOL)
+    if archive is None or not config.child("archive", r"path \S+"):
+        yield (config.line(archive) if archive else 1,
                "no 'archive' with a 'path': NAPALM's commit-confirm (configure replace ... "
                "revert timer) and its pending-commit check need the archive",
                "add 'archive' with ' path flash:<name>' to the IOS template")
-    if first(r"ip scp server enable$") is None:
+    if config.top("ip scp server enable" + _EOL) is None:
         yield (1, "no 'ip scp server enable': NAPALM uploads the candidate by SCP, so "
                "the next deploy could not reach the device",
                "add 'ip scp server enable' to the IOS template")
-    user = first(r"username \S+ (?:privilege 15 )?secret [589] ")
-    if user is None or "privilege 15" not in user.text:
-        yield (user.number if user else 1,
+    user = config.top(r"username \S+ (?:privilege 15 )?secret [589] ")
+    if user is None or "privilege 15" not in user.group():
+        yield (config.line(user) if user else 1,
                "no local user with privilege 15 and a hashed secret: with TACACS+ "
                "unreachable nobody could log in, console included", _LOGIN_HINT)
-    if first(r"enable secret [589] ") is None:
+    if config.top("enable secret [589] ") is None:
         yield 1, "no 'enable secret' (as a type 5, 8 or 9 hash)", _LOGIN_HINT
-    login = first(r"aaa authentication login default ")
-    if login is not None and not login.text.endswith(" local"):
-        yield (login.number, "'aaa authentication login default' does not fall back to "
-               "'local': the break-glass user would not work", "end the method list "
-               "with 'local'")
-    gateway = first(r"ip default-gateway \S+$")
-    route = first(r"ip route 0\.0\.0\.0 0\.0\.0\.0 \S+$")
+    login = config.top("aaa authentication login default ")
+    if login is not None and not login.group().rstrip().endswith(" local"):
+        yield (config.line(login), "'aaa authentication login default' does not "
+               "fall back to 'local': the break-glass user would not work", "end the method "
+               "list with 'local'")
+    gateway = config.top(r"ip default-gateway \S+" + _EOL)
+    route = config.top(r"ip route 0\.0\.0\.0 0\.0\.0\.0 \S+" + _EOL)
     if gateway is None or route is None:
         missing = "ip route 0.0.0.0 0.0.0.0 <gw>" if route is None else "ip default-gateway"
         present = gateway or route
-        yield (present.number if present else 1,
+        yield (config.line(present) if present else 1,
                f"no '{missing}': management needs 'ip default-gateway' without 'ip "
                "routing' and the default route with it (a Catalyst 9000 routes by default)",
                "render both, with the management VLAN's gateway")
-    elif gateway.text.split()[-1] != route.text.split()[-1]:
-        yield (route.number, f"the default route ({route.text.split()[-1]}) and "
-               f"ip default-gateway ({gateway.text.split()[-1]}) differ",
+    elif gateway.group().split()[-1] != route.group().split()[-1]:
+        yield (config.line(route), f"the default route ({route.group().split()[-1]}) "
+               f"and ip default-gateway ({gateway.group().split()[-1]}) differ",
                "use the management VLAN's gateway for both")
 
 
