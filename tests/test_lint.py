@@ -151,6 +151,15 @@ def test_service_file_rejection_points_at_the_line(linter: lint.Linter, text: st
     assert linter("x/file", text.splitlines(keepends=True)[0]) == []
 
 
+def test_a_checker_that_prints_half_a_character_is_read() -> None:
+    # rsyslogd quotes one byte of a character it refuses ('\303' of 'é'): its output is not
+    # UTF-8, and decoding it strictly made a template's stray letter an internal error.
+    require_parsers()
+    text = '*.* action(type="omfwd" target="10.2.20.12" port="514")\né\n'
+    findings = lint.lint_rsyslog("x/rsyslog.conf", text)
+    assert {(f.code, f.line) for f in findings} == {("NP315", 2)}, findings
+
+
 IOS_OK = """vlan 10
  name USERS
 ip access-list standard MGMT

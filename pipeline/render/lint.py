@@ -203,8 +203,11 @@ def _tool(name: str) -> str | None:
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=TOOL_TIMEOUT,
-                          check=False, stdin=subprocess.DEVNULL, env=system.checker_env())
+    """A checker's run; its output read as UTF-8 whatever it prints (rsyslogd quotes one
+    byte of a character it refuses)."""
+    return subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                          timeout=TOOL_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
+                          env=system.checker_env())
 
 
 def _missing(name: str, *needs: system.Need) -> Finding:
@@ -458,7 +461,7 @@ def lint_snmpd(name: str, text: str) -> list[Finding]:
         proc = subprocess.Popen([unshare, *nftcheck.NETNS, "sh", "-c", _SNMPD_CHECK, "sh",
                                  str(path), tmp], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                                env=system.checker_env())
+                                errors="replace", env=system.checker_env())
         lines = []
         try:
             assert proc.stdout is not None

@@ -68,8 +68,8 @@ def _run(tools: Tools, text: str) -> _Run:
         tmp.write(text)
         tmp.flush()
         proc = subprocess.run([tools.unshare, *NETNS, tools.nft, "--check", "-f", tmp.name],
-                              capture_output=True, text=True, timeout=TIMEOUT, check=False,
-                              stdin=subprocess.DEVNULL, env=system.checker_env())
+                              capture_output=True, text=True, errors="replace", timeout=TIMEOUT,
+                              check=False, stdin=subprocess.DEVNULL, env=system.checker_env())
     return _Run(proc.returncode == 0, proc.stderr, tmp.name)
 
 
