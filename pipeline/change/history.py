@@ -3,7 +3,8 @@ describes the network it restores. Pure functions over the records in the state 
 
 A record (``deploy.Deployment`` writes one before the first device is touched and updates
 it after every phase) carries ``kind`` (``deploy``, ``rollback-to``, ``rollback``),
-``result`` (``running`` until it ends, then ``ok`` or ``failed``), the intent ``revision``
+``result`` (``running`` until it ends, then ``ok`` or ``failed``; ``interrupted`` once a
+later job, holding the lock, found it still ``running``), the intent ``revision``
 resolved to a commit id, and per device the state last observed (see ``outcome``).
 """
 

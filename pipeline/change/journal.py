@@ -115,13 +115,32 @@ def under_lock(store: Store, reason: str, body: Callable[[Lease], DeployResult],
         info = store.acquire_lock(who(), reason)
     except LockHeld as held:
         return DeployResult("", EXIT_USAGE, f"refused: {held}{refused_hint}")
+    result: DeployResult | None = None
     try:
-        return body(Lease(store, info))
+        result = body(Lease(store, info))
+        return result
     finally:
         finish()
+        if result is not None:
+            _mark_interrupted(store, result.id)
         # A lock left behind is visible to `netpipe lock`; the outcome matters more here.
         with contextlib.suppress(StoreError):
             store.release_lock(info)
+
+
+def _mark_interrupted(store: Store, own: str) -> None:
+    """Records other jobs left ``running``, marked ``interrupted``: only the lock's holder
+    writes records, and we hold it, so their jobs ended without finishing (killed, a power
+    cut). What they say of each device stays as written: a rollback still undoes them
+    (``history.pick_undo``). Done after the work, so it never delays a rollback, and best
+    effort: a store that fails here has already been reported or will be next time."""
+    with contextlib.suppress(StoreError, OSError):
+        for record in store.deployments():
+            if record.get("result") == "running" and str(record.get("id")) != own:
+                store.save_deployment({**record, "result": "interrupted", "interrupted": {
+                    "why": "its job ended without finishing (killed, or the machine "
+                           "stopped); the devices are as this record last said",
+                    "found_by": who(), "at": now()}})
 
 
 class Journal:

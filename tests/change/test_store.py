@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.change.history import pick_undo
+from pipeline.change.journal import EXIT_USAGE, DeployResult, Lease, under_lock
 from pipeline.change.store import (
     FilesystemStore,
     GitStore,
@@ -531,3 +533,41 @@ def _no_git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
                 "GIT_COMMITTER_EMAIL", "EMAIL"):
         monkeypatch.delenv(var, raising=False)
     yield
+
+
+# -- records of jobs that ended without finishing
+
+
+def test_a_record_left_running_is_marked_interrupted_by_the_next_holder(
+        backend: Backend) -> None:
+    """A job killed between commit and confirm leaves its record `running` (it says which
+    devices may have changed). The next deploy or rollback holds the lock, so no job can
+    still be writing it: it is marked `interrupted`, its devices as they were recorded."""
+    store = backend.open()
+    killed = {"id": "20260101T000000Z-aaaaaa", "kind": "deploy", "result": "running",
+              "backups": ["r1"], "devices": {"r1": {"state": "pending", "detail": ""}}}
+    store.save_deployment(killed)
+
+    def body(lease: Lease) -> DeployResult:
+        own = {"id": "20260102T000000Z-bbbbbb", "kind": "deploy", "result": "running"}
+        lease.store.save_deployment(own)  # its own record, still being written
+        return DeployResult(own["id"], 0, "done")
+
+    under_lock(store, "test", body)
+    by_id = {r["id"]: r for r in backend.open().deployments()}
+    marked = by_id[killed["id"]]
+    assert marked["result"] == "interrupted"
+    assert marked["devices"] == killed["devices"] and marked["backups"] == ["r1"]
+    assert "ended without finishing" in marked["interrupted"]["why"]
+    assert by_id["20260102T000000Z-bbbbbb"]["result"] == "running"  # ours: left to us
+    assert pick_undo(list(by_id.values())).id == killed["id"]  # still undone by its record
+
+
+def test_a_refused_lock_marks_nothing(backend: Backend) -> None:
+    store = backend.open()
+    store.save_deployment({"id": "20260101T000000Z-aaaaaa", "result": "running"})
+    held = store.acquire_lock("someone else", "a deploy")
+    result = under_lock(backend.open(), "test", lambda lease: DeployResult("x", 0, "done"))
+    assert result.exit_code == EXIT_USAGE
+    assert [r["result"] for r in store.deployments()] == ["running"]
+    store.release_lock(held)
