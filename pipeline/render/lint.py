@@ -140,7 +140,7 @@ def lint_ios(name: str, text: str) -> list[Finding]:
                    f"{','.join(map(str, missing))} not defined",
                    "define every VLAN a trunk carries")
         elif kind in ("acl", "group", "community") and value not in acls:
-            at(config.line(m), "NP302", f"ACL {value} is referenced but not defined",
+            at(config.line(m), "NP302", f"ACL {clip(value, 40)} is referenced but not defined",
                "define the access list in the template")
         elif kind == "address":
             if value in addresses:
