@@ -9,7 +9,8 @@ install step from a fresh one.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -61,6 +62,17 @@ def checker_env() -> dict[str, str]:
     a caller's own ``python3`` (a pyenv shim, a venv) must not run it (a shim cost 0.15 s
     per check here; an interpreter without its modules fails the check)."""
     return {**os.environ, "PATH": f"{SYSTEM_DIRS}:{os.environ.get('PATH', '')}"}
+
+
+CHECK_TIMEOUT = 60
+
+
+def run_checker(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """A checking program's run in :func:`checker_env`, its output read as UTF-8 whatever
+    it prints (rsyslogd quotes one byte of a character it refuses)."""
+    return subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                          timeout=CHECK_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
+                          env=checker_env())
 
 
 def missing(needs: Iterable[Need]) -> list[Need]:

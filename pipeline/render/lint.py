@@ -43,7 +43,6 @@ from pipeline.render.render import Rendered
 
 VTYSH = "vtysh"
 NFT = "nft"
-TOOL_TIMEOUT = 60
 
 # Over the whole config, where every line starts after a "\n" (_Config): a pattern that
 # starts with one is searched for as a literal, eight times faster than "^" in multiline
@@ -202,14 +201,6 @@ def _tool(name: str) -> str | None:
         (str(p) for p in (Path("/usr/bin") / name, Path("/usr/sbin") / name) if p.exists()), None)
 
 
-def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    """A checker's run; its output read as UTF-8 whatever it prints (rsyslogd quotes one
-    byte of a character it refuses)."""
-    return subprocess.run(argv, capture_output=True, text=True, errors="replace",
-                          timeout=TOOL_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
-                          env=system.checker_env())
-
-
 def _missing(name: str, *needs: system.Need) -> Finding:
     """NP390 naming the exact file and the package to install."""
     why = system.describe_missing(needs) or "not on PATH"
@@ -225,7 +216,7 @@ def lint_frr(name: str, text: str) -> list[Finding]:
         Path(tmp, "vtysh.conf").write_text("service integrated-vtysh-config\n")
         conf = Path(tmp, "frr.conf")
         conf.write_text(text)
-        proc = _run([vtysh, "--config_dir", tmp, "--dryrun", "-f", str(conf)])
+        proc = system.run_checker([vtysh, "--config_dir", tmp, "--dryrun", "-f", str(conf)])
     if proc.returncode == 0:
         return []
     findings = []
@@ -320,8 +311,8 @@ def lint_interfaces(name: str, text: str) -> list[Finding]:
         path = Path(tmp, "interfaces")
         path.write_text(text)
         os.chmod(tmp, 0o755)
-        proc = _run([unshare, *_UNSHARE_MOUNT, "sh", "-c", _IFUPDOWN_CHECK, "sh", str(path),
-                     str(private)])
+        proc = system.run_checker([unshare, *_UNSHARE_MOUNT, "sh", "-c", _IFUPDOWN_CHECK,
+                                   "sh", str(path), str(private)])
     if proc.returncode == 0:
         return []
     lines = []
@@ -365,7 +356,8 @@ def lint_sysctl(name: str, text: str) -> list[Finding]:
                     if len(parts := key.split(".")) > 4 and parts[:3] == ["net", "ipv4", "conf"]
                     and parts[3] not in ("all", "default", "lo")})
     with _private_copy(text) as path:
-        proc = _run([unshare, *nftcheck.NETNS, "sh", "-c", _SYSCTL_CHECK, "sh", path, *names])
+        proc = system.run_checker([unshare, *nftcheck.NETNS, "sh", "-c", _SYSCTL_CHECK, "sh",
+                                   path, *names])
     if proc.returncode == 0:
         return []
     paths = {_proc_path(k): k for k in keys}
@@ -413,7 +405,7 @@ def _file_check(program: str, need: system.Need, options: list[str], code: str,
         if tool is None:
             return [_missing(name, need)]
         with _private_copy(text) as path:
-            proc = _run([tool, *options, path])
+            proc = system.run_checker([tool, *options, path])
         if proc.returncode == 0:
             return []
         return _tool_findings(name, code, program, proc.stderr + proc.stdout, errors, hint)
@@ -471,7 +463,7 @@ def lint_snmpd(name: str, text: str) -> list[Finding]:
                     break
         finally:
             proc.kill()
-            proc.wait(timeout=TOOL_TIMEOUT)
+            proc.wait(timeout=system.CHECK_TIMEOUT)
     output = "".join(x for x in lines if not x.startswith("Cannot find module"))
     if any(x.startswith(SNMPD_READY) for x in lines) and not _SNMPD_ERROR.search(output):
         return []

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from dataclasses import dataclass
 from pipeline import system
 from pipeline.findings import Finding, Loc, Severity, clip
 
-TIMEOUT = 60
 AS_ROOT = os.geteuid() == 0
 NETNS = ["-n"] if AS_ROOT else ["-rn"]
 BATCH_BYTES = 96_000 if AS_ROOT else 24_000
@@ -67,9 +65,8 @@ def _run(tools: Tools, text: str) -> _Run:
     with tempfile.NamedTemporaryFile("w", suffix=".nft", prefix="netpipe-") as tmp:
         tmp.write(text)
         tmp.flush()
-        proc = subprocess.run([tools.unshare, *NETNS, tools.nft, "--check", "-f", tmp.name],
-                              capture_output=True, text=True, errors="replace", timeout=TIMEOUT,
-                              check=False, stdin=subprocess.DEVNULL, env=system.checker_env())
+        proc = system.run_checker([tools.unshare, *NETNS, tools.nft, "--check", "-f",
+                                   tmp.name])
     return _Run(proc.returncode == 0, proc.stderr, tmp.name)
 
 
