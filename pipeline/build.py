@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,18 +57,51 @@ def batch_gc() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
+@contextmanager
+def _uncollected() -> Iterator[None]:
+    """The collector off while the intent is read and designed, then what that made frozen.
+
+    Those phases make the data the whole build keeps and no garbage cycles (the loader's
+    node graphs, the models and the device records are freed by reference counts): each
+    collection there traversed objects that all survived, 10 of them at 5,002 devices in
+    the critical path (0.13 s). Frozen, they are skipped by the render's collections (and
+    its forked workers'); :func:`build` thaws them at its end. Where a caller froze objects
+    itself nothing is frozen here: a thaw would give back the caller's too."""
+    enabled, freeze = gc.isenabled(), gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def build(root: Path, *, run_lint: bool = True, out_prefix: str = "build/configs",
           incremental: bool = False, texts: bool = True) -> Build:
     """``incremental``: reuse build/cache for devices whose inputs did not change
     (:mod:`pipeline.render.cache`) and keep what this build renders and lints clean.
     ``texts=False`` (a verdict only, as ``validate`` needs): the configs of unchanged
     devices are not read back, so ``rendered`` holds only what this build rendered."""
-    with batch_gc():
-        return _build(root, run_lint, out_prefix, incremental, texts)
+    thaw = gc.get_freeze_count() == 0  # see _uncollected
+    try:
+        with batch_gc():
+            return _build(root, run_lint, out_prefix, incremental, texts)
+    finally:
+        if thaw:
+            gc.unfreeze()
 
 
 def _build(root: Path, run_lint: bool, out_prefix: str, incremental: bool,
            texts: bool) -> Build:
+    with ExitStack() as uncollected:
+        uncollected.enter_context(_uncollected())
+        return _stages(root, run_lint, out_prefix, incremental, texts, uncollected)
+
+
+def _stages(root: Path, run_lint: bool, out_prefix: str, incremental: bool, texts: bool,
+            uncollected: ExitStack) -> Build:
     result = Build()
     store = Cache.open(root) if incremental else None
     intent, findings = parse(root, store)
@@ -87,6 +120,7 @@ def _build(root: Path, run_lint: bool, out_prefix: str, incremental: bool,
         if store is not None:
             kept = store.load(keys) if texts else dict.fromkeys(store.clean(keys))
         todo = {h: d for h, d in result.devices.items() if h not in kept}
+        uncollected.close()  # the render makes garbage cycles (Jinja's contexts)
         if not rules.done() or not has_errors(rules()):
             # The render starts while the rules may still run: their child ends during it
             # (5,002 devices: the build 1.85-1.92 s -> 1.76-1.77 s); dropped if they refuse.

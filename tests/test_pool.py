@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -60,15 +61,16 @@ def test_forked_work_in_a_fresh_interpreter(check: str) -> None:
 def test_a_build_collects_garbage_less_often_and_restores_the_collector(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The thresholds hold while the intent is read (where the heap grows) and are given
-    back after, also when the build stops early."""
+    back after, also when the build stops early; the collector is off while the intent is
+    read and designed, and on again (nothing left frozen) after."""
     import gc
 
     from pipeline import build as build_module
 
-    seen: list[tuple[int, int, int]] = []
+    seen: list[tuple[tuple[int, int, int], bool]] = []
 
     def parse(root: object, keeper: object = None) -> tuple[None, list[object]]:
-        seen.append(gc.get_threshold())
+        seen.append((gc.get_threshold(), gc.isenabled()))
         return None, []
 
     monkeypatch.setattr(build_module, "parse", parse)
@@ -79,4 +81,44 @@ def test_a_build_collects_garbage_less_often_and_restores_the_collector(
         assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*outer)
-    assert result.intent is None and seen == [build_module.GC_THRESHOLD]
+    assert result.intent is None and seen == [(build_module.GC_THRESHOLD, False)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_build_renders_with_the_collector_on_and_leaves_a_callers_freeze_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the intent and design made is frozen for the render (its collections skip it)
+    and thawed at the end. A caller that froze objects itself keeps exactly that (the
+    build then freezes nothing: a thaw would give back the caller's too); a caller that
+    turned the collector off gets it back off."""
+    import gc
+
+    from pipeline import build as build_module
+
+    during: list[tuple[bool, int]] = []
+    real = build_module.render
+
+    def render(*args: Any, **kwargs: Any) -> Any:
+        during.append((gc.isenabled(), gc.get_freeze_count()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "render", render)
+    assert gc.get_freeze_count() == 0
+    assert build_module.build(REPO, run_lint=False).ok
+    assert during[-1][0] and during[-1][1] > 0  # on, and the build's data frozen
+    assert gc.get_freeze_count() == 0
+    kept = [[] for _ in range(3)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert build_module.build(REPO, run_lint=False).ok
+        assert during[-1] == (True, frozen) and gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        assert build_module.build(REPO, run_lint=False).ok
+        assert during[-1][0] is False and not gc.isenabled()
+    finally:
+        gc.enable()
+    assert gc.get_freeze_count() == 0 and kept
