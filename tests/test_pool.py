@@ -96,7 +96,7 @@ def test_a_build_renders_with_the_collector_on_and_leaves_a_callers_freeze_alone
     from pipeline import build as build_module
 
     during: list[tuple[bool, int]] = []
-    real = build_module.render
+    real = build_module.render  # type: ignore[attr-defined]
 
     def render(*args: Any, **kwargs: Any) -> Any:
         during.append((gc.isenabled(), gc.get_freeze_count()))
@@ -107,7 +107,7 @@ def test_a_build_renders_with_the_collector_on_and_leaves_a_callers_freeze_alone
     assert build_module.build(REPO, run_lint=False).ok
     assert during[-1][0] and during[-1][1] > 0  # on, and the build's data frozen
     assert gc.get_freeze_count() == 0
-    kept = [[] for _ in range(3)]
+    kept: list[list[int]] = [[] for _ in range(3)]
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
