@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks.estate import generate
@@ -29,14 +29,20 @@ def _pids(items: Sequence[int]) -> list[tuple[int, int]]:
     return [(item, os.getpid()) for item in items]
 
 
+def _slow_pids(items: Sequence[int]) -> list[tuple[int, int]]:
+    time.sleep(0.05)  # this process takes shares too: long enough for the worker to start
+    return _pids(items)
+
+
 def shared() -> None:
     items = list(range(200))
-    done = [pair for part in pool.run(_pids, items, processes=2) for pair in part]
+    done = [pair for part in pool.run(_slow_pids, items, processes=2) for pair in part]
     assert [item for item, _ in done] == items
-    assert os.getpid() not in {pid for _, pid in done}, "not forked"
+    assert {pid for _, pid in done} - {os.getpid()}, "not forked"
 
 
 def _big(items: Sequence[int]) -> list[str]:
+    time.sleep(0.05)  # as _slow_pids
     return [f"{item}:" + "x" * 3000 for item in items]
 
 
@@ -44,16 +50,56 @@ def results_through_memory_or_the_pipe() -> None:
     """The same results whether they fit their shared-memory slot or not (then the pipe)."""
     items = list(range(200))
     want = _big(items)
-    sizes: list[list[int]] = []  # bytes each share wrote to memory (0: through the pipe)
+    sizes: list[list[int]] = []  # bytes a worker's shares wrote to memory (0: the pipe)
     collect = pool._collect
-    pool._collect = lambda answers, board: sizes.append([n for n, _ in answers]) or collect(
-        answers, board)
+    pool._collect = lambda answers, board, results: sizes.append(
+        [n for _, n, _ in answers]) or collect(answers, board, results)
     assert [x for part in pool.run(_big, items, processes=2) for x in part] == want
-    pool.SLOT = 4096  # each share's 25 results need about 75 KB: none fits
+    pool.BOARD = 4096 * 32  # 32 shares of 6 or 7 results, each about 20 KB: none fits
     assert [x for part in pool.run(_big, items, processes=2) for x in part] == want
-    pool.SLOT = 0  # no memory at all
+    pool.BOARD = 0  # no memory at all
     assert [x for part in pool.run(_big, items, processes=2) for x in part] == want
-    assert all(sizes[0]) and not any(sizes[1]) and not any(sizes[2]), sizes
+    assert all(sizes) and all(sizes[0]) and not any(sizes[1]) and not any(sizes[2]), sizes
+
+
+def _fails_in(where: str, how: str) -> Callable[[Sequence[int]], list[int]]:
+    """A job that does ``how`` (raise, or die) in the worker or in this process, slowly
+    enough that both take shares."""
+    parent = os.getpid()
+
+    def job(items: Sequence[int]) -> list[int]:
+        time.sleep(0.02)
+        here = os.getpid() == parent
+        if (where == "parent") == here:
+            if how == "die":
+                os._exit(3)
+            with open(LEFT, "a") as out:  # the pid of the process that failed
+                out.write(f"{os.getpid()}\n")
+            raise ValueError(f"share of {items[0]} failed")
+        return list(items)
+
+    return job
+
+
+LEFT = Path(tempfile.mkdtemp()) / "failed"
+
+
+def failures_reach_the_caller() -> None:
+    """A worker's exception is raised here; a worker that dies is ChildDied, never a hang;
+    this process failing kills its workers. No worker is left running either way."""
+    items = list(range(200))
+    for where, how, expected in (("worker", "raise", ValueError),
+                                 ("worker", "die", pool.ChildDied),
+                                 ("parent", "raise", ValueError)):
+        try:
+            pool.run(_fails_in(where, how), items, processes=2)
+        except expected:
+            pass
+        else:
+            raise AssertionError(f"{where} {how}: nothing raised")
+        kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+        assert not kids, f"{where} {how}: workers left: {kids}"
+    assert LEFT.read_text().split()[-1] == str(os.getpid())
 
 
 def _estate() -> Path:

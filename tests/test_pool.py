@@ -45,6 +45,7 @@ def test_no_fork_with_threads_a_small_job_or_one_worker(monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("check", ["shared", "results_through_memory_or_the_pipe",
+                                   "failures_reach_the_caller",
                                    "renders_the_same", "limit_reported_once",
                                    "lints_the_same", "rules_alongside",
                                    "design_fails_where_rules_refuse",
@@ -54,7 +55,8 @@ def test_forked_work_in_a_fresh_interpreter(check: str) -> None:
     (this session may have threads left by earlier tests, and then pool.run rightly
     does not fork)."""
     proc = subprocess.run([sys.executable, "-m", "tests.pool_checks", check], cwd=REPO,
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False,
+                          timeout=300)  # a worker lost must fail the check, not hang it
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

@@ -126,6 +126,17 @@ class _Renderer:
     def __call__(self, hosts: Sequence[str]) -> list[Outcome]:
         return [self.device(host) for host in hosts]
 
+    def compile(self) -> None:
+        """Compile every template now, so that forked workers inherit them compiled rather
+        than each compiling its own. One that fails is left to the device that renders
+        it first (its finding is made there, as without this)."""
+        for platform, tnames in self.names.items():
+            for tname in tnames:
+                try:
+                    self.env(platform).get_template(tname)
+                except Exception:  # reported by the render itself
+                    continue
+
     def device(self, host: str) -> Outcome:
         device = self.devices[host]
         env = self.env(device.platform)
@@ -179,6 +190,7 @@ def render(devices: dict[str, Device], root: Path, secrets: Mapping[str, str] | 
         if names[device.platform]:
             todo.append(name)
     job = _Renderer(devices, root, base, folder, secrets, names)
+    job.compile()
     outcomes = [o for part in pool.run(job, todo, processes=processes) for o in part]
     result: dict[str, Rendered] = {}
     spent: set[tuple[str, str]] = set()
