@@ -21,9 +21,10 @@ import os
 import pickle
 import select
 import signal
+import struct
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, BinaryIO, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -238,11 +239,104 @@ class Alongside(Generic[R]):
         return result
 
 
+class Streamed(Generic[T, R]):
+    """``job`` over ``items`` one by one in a forked child, each result sent as soon as it
+    is made; iterating gives (index, result) in the order they come. The caller takes the
+    first results (unpickles them) while the child still makes the last: through a pipe
+    (64 KB at a time) the child would wait for the caller to read, and the caller, busy
+    with its own share, would unpickle everything only at the end.
+
+    A result goes into shared memory (:data:`BOARD`, filled in order) with a header through
+    the pipe, or with its header through the pipe where the memory is full or missing. The
+    job's exception is raised by the iteration; a child that died is :class:`ChildDied`.
+    :meth:`close` (also on leaving a ``with`` block) ends the child if it still runs."""
+
+    _HEADER = struct.Struct("<?IqQ")  # ok, index, offset in memory (-1: in the pipe), size
+
+    def __init__(self, job: Callable[[T], R], items: Sequence[T]) -> None:
+        self.count = len(items)
+        self._memory, _ = _board(1)
+        read, write = os.pipe()
+        self._pid = os.fork()
+        if self._pid == 0:
+            os.close(read)
+            self._serve(job, items, write)
+        os.close(write)
+        self._pipe: BinaryIO | None = open(read, "rb")  # noqa: SIM115 - closed by close()
+
+    def _serve(self, job: Callable[[T], R], items: Sequence[T], write: int) -> None:
+        try:
+            with open(write, "wb", buffering=0) as out:
+                offset = 0
+                for index, item in enumerate(items):
+                    try:
+                        ok, data = True, pickle.dumps(job(item), protocol=5)
+                    except Exception as exc:
+                        ok, data = False, pickle.dumps(_picklable(exc))
+                    if self._memory is not None and offset + len(data) <= len(self._memory):
+                        self._memory[offset:offset + len(data)] = data
+                        out.write(self._HEADER.pack(ok, index, offset, len(data)))
+                        offset += len(data)
+                    else:
+                        out.write(self._HEADER.pack(ok, index, -1, len(data)) + data)
+                    if not ok:
+                        break
+        finally:
+            os._exit(0)
+
+    def __iter__(self) -> Iterator[tuple[int, R]]:
+        assert self._pipe is not None, "iterated once"
+        for _ in range(self.count):
+            head = self._pipe.read(self._HEADER.size)
+            if len(head) < self._HEADER.size:
+                status = self._wait()
+                raise ChildDied(f"the child ended with status {status} before its results")
+            ok, index, offset, size = self._HEADER.unpack(head)
+            if offset < 0:
+                value = pickle.loads(self._pipe.read(size))
+            else:
+                assert self._memory is not None
+                with memoryview(self._memory)[offset:offset + size] as data:
+                    value = pickle.loads(data)
+            if not ok:
+                raise value
+            yield index, value
+        self.close()
+
+    def _wait(self) -> int:
+        pid, self._pid = self._pid, 0
+        return os.waitpid(pid, 0)[1] if pid else 0
+
+    def close(self) -> None:
+        if self._pid:
+            os.kill(self._pid, signal.SIGKILL)  # gone already when it sent everything
+            self._wait()
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
+
+    def __enter__(self) -> Streamed[T, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _pickled_error(exc: Exception) -> bytes:
+    """(False, the exception) pickled: the answer of a job that raised it."""
+    return pickle.dumps((False, _picklable(exc)))
+
+
+def _picklable(exc: Exception) -> Exception:
+    """``exc``, or where it does not pickle, its type at least."""
     try:
-        return pickle.dumps((False, exc))
-    except Exception:  # an exception that does not pickle: its type at least
-        return pickle.dumps((False, RuntimeError(f"{type(exc).__name__} in the child")))
+        pickle.dumps(exc)
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__} in the child")
+    return exc
 
 
 def alongside(job: Callable[[], R], size: int) -> Alongside[R]:

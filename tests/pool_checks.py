@@ -102,6 +102,46 @@ def failures_reach_the_caller() -> None:
     assert LEFT.read_text().split()[-1] == str(os.getpid())
 
 
+def _slow_square(item: int) -> int:
+    time.sleep(0.002 * (item % 3))
+    if item == 77:
+        raise ValueError("item 77")
+    if item == 88:
+        os._exit(5)
+    return item * item
+
+
+def streams_results_as_they_come() -> None:
+    """Streamed: every result once, with its index, through memory or the pipe (no
+    memory, or more than it holds); the job's exception raised; a child that died is
+    ChildDied; closed early, the child is gone."""
+    items = list(range(70))
+    want = {i: i * i for i in items}
+    board = pool.BOARD
+    for memory in (board, 0, 64):  # 64 bytes: the first result or two, then the pipe
+        pool.BOARD = memory
+        with pool.Streamed(_slow_square, items) as child:
+            got = dict(child)
+        assert got == want, memory
+    pool.BOARD = board
+    for first, expected in ((0, ValueError), (78, pool.ChildDied)):  # 77 raises, 88 dies
+        child = pool.Streamed(_slow_square, list(range(first, 100)))
+        seen: list[int] = []
+        try:
+            seen.extend(i for i, _ in child)
+        except expected:
+            pass
+        else:
+            raise AssertionError(f"{expected.__name__}: nothing raised")
+        finally:
+            child.close()
+        assert seen == list(range((77 if first == 0 else 88) - first)), seen
+    child = pool.Streamed(time.sleep, [60.0])
+    child.close()  # the child sleeps: killed, not waited for a minute
+    kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    assert not kids, f"children left: {kids}"
+
+
 def _estate() -> Path:
     return generate(Path(tempfile.mkdtemp()) / "net", 102).root
 

@@ -46,6 +46,7 @@ def test_no_fork_with_threads_a_small_job_or_one_worker(monkeypatch: pytest.Monk
 
 @pytest.mark.parametrize("check", ["shared", "results_through_memory_or_the_pipe",
                                    "failures_reach_the_caller",
+                                   "streams_results_as_they_come",
                                    "renders_the_same", "limit_reported_once",
                                    "lints_the_same", "rules_alongside",
                                    "design_fails_where_rules_refuse",
