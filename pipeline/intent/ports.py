@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from netutils.interface import canonical_interface_name
-
 from pipeline.findings import excerpt
 
 _RANGE = re.compile(r"^(?P<prefix>.*?)(?P<lo>\d+)-(?P<hi>\d+)$")
@@ -27,6 +25,10 @@ def normalise(name: str, platform: str) -> str:
     Cached: an estate spells the same few hundred port names on every switch."""
     name = name.strip()
     if platform == "ios":
+        # Imported here: netutils' protocol tables cost 59 ms that the CLI's start-up (and
+        # a network without IOS ports) need not pay.
+        from netutils.interface import canonical_interface_name
+
         return str(canonical_interface_name(name))
     return name
 
