@@ -74,49 +74,61 @@ def _take(queue: int) -> int | None:
     return byte[0] if byte else None
 
 
+_HEADER = struct.Struct("<?IqQ")
+"""A result's header: done (else the job's exception), its index, its offset in shared
+memory (-1: it follows the header through the pipe), its size in bytes."""
+
+
+def _send(out: BinaryIO, ok: bool, index: int, data: bytes, memory: mmap.mmap | None,
+          offset: int, room: int) -> int:
+    """One pickled result to the reader: into ``memory`` at ``offset`` where it fits in
+    ``room`` bytes (its header through ``out``), else with its header through ``out``.
+    The bytes it took in memory."""
+    if memory is not None and len(data) <= room:
+        memory[offset:offset + len(data)] = data
+        out.write(_HEADER.pack(ok, index, offset, len(data)))
+        return len(data)
+    out.write(_HEADER.pack(ok, index, -1, len(data)) + data)
+    return 0
+
+
+def _receive(stream: BinaryIO, memory: mmap.mmap | None
+             ) -> tuple[bool, int, Any, bool] | None:
+    """The next result :func:`_send` sent: (done, index, value, through memory), or None
+    when the sender is gone."""
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    ok, index, offset, size = _HEADER.unpack(head)
+    if offset < 0:
+        return ok, index, pickle.loads(stream.read(size)), False
+    assert memory is not None
+    with memoryview(memory)[offset:offset + size] as data:
+        return ok, index, pickle.loads(data), True
+
+
+def _outcome(job: Callable[[T], R], item: T) -> tuple[bool, bytes]:
+    """(True, the result pickled), or (False, the job's exception pickled)."""
+    try:
+        return True, pickle.dumps(job(item), protocol=5)
+    except Exception as exc:
+        return False, pickle.dumps(_picklable(exc))
+
+
 def _serve(job: Callable[[Sequence[T]], R], parts: list[Sequence[T]], queue: int,
            board: tuple[mmap.mmap | None, int], answer: int) -> None:
-    """In a forked worker: do shares until none is left, each result into its slot of
-    ``board`` where it fits; then send (index, bytes in the slot or 0, result if not there)
-    for each, or the job's exception, through ``answer``."""
+    """In a forked worker: do shares until none is left, each result sent as it is done
+    (into its slot of ``board`` where it fits); the job's exception ends it."""
     try:
-        try:
-            done: list[tuple[int, int, Any]] = []
+        memory, slot = board
+        with open(answer, "wb", buffering=0) as out:
             while (index := _take(queue)) is not None:
-                result = job(parts[index])
-                size = _into(board, index, result)
-                done.append((index, size, None if size else result))
-            data = pickle.dumps((True, done), protocol=5)
-        except Exception as exc:
-            data = _pickled_error(exc)
-        with open(answer, "wb") as out:
-            out.write(data)
+                ok, data = _outcome(job, parts[index])
+                _send(out, ok, index, data, memory, index * slot, slot)
+                if not ok:
+                    break
     finally:
         os._exit(0)
-
-
-def _into(board: tuple[mmap.mmap | None, int], index: int, result: Any) -> int:
-    """Bytes of ``result`` pickled into its slot of ``board``, or 0 where it does not fit."""
-    memory, slot = board
-    if memory is None:
-        return 0
-    data = pickle.dumps(result, protocol=5)
-    if not data or len(data) > slot:
-        return 0
-    memory[index * slot:index * slot + len(data)] = data
-    return len(data)
-
-
-def _collect(answers: list[tuple[int, int, Any]], board: tuple[mmap.mmap | None, int],
-             results: list[Any]) -> None:
-    """Fill ``results`` with the workers' answers: from their slots, or as sent."""
-    memory, slot = board
-    with memoryview(memory if memory is not None else b"") as view:
-        for index, size, result in answers:
-            if size:
-                with view[index * slot:index * slot + size] as data:
-                    result = pickle.loads(data)
-            results[index] = result
 
 
 def shares(items: Sequence[T], count: int) -> list[Sequence[T]]:
@@ -159,19 +171,25 @@ def run(job: Callable[[Sequence[T]], R], items: Sequence[T], *,
             os.close(write)
             helpers.append((pid, read))
         results: list[Any] = [None] * len(parts)
+        done = 0
         while (index := _take(queue)) is not None:
             results[index] = job(parts[index])
-        while helpers:
+            done += 1
+        while helpers:  # what they did, unpickled as it comes
             pid, read = helpers.pop()
-            with open(read, "rb") as answer:
-                data = answer.read()
-            _, status = os.waitpid(pid, 0)
-            if not data:
-                raise ChildDied(f"a worker ended with status {status} and no result")
-            ok, outcome = pickle.loads(data)
-            if not ok:
-                raise outcome
-            _collect(outcome, board, results)
+            try:
+                with open(read, "rb") as stream:
+                    while (answer := _receive(stream, board[0])) is not None:
+                        ok, index, value, _ = answer
+                        if not ok:
+                            raise value
+                        results[index] = value
+                        done += 1
+            finally:
+                os.kill(pid, signal.SIGKILL)  # ended already, unless this process failed
+                os.waitpid(pid, 0)
+        if done < len(parts):
+            raise ChildDied(f"a worker ended without {len(parts) - done} of its results")
         return results
     finally:
         os.close(queue)
@@ -251,8 +269,6 @@ class Streamed(Generic[T, R]):
     job's exception is raised by the iteration; a child that died is :class:`ChildDied`.
     :meth:`close` (also on leaving a ``with`` block) ends the child if it still runs."""
 
-    _HEADER = struct.Struct("<?IqQ")  # ok, index, offset in memory (-1: in the pipe), size
-
     def __init__(self, job: Callable[[T], R], items: Sequence[T]) -> None:
         self.count = len(items)
         self._memory, _ = _board(1)
@@ -267,18 +283,11 @@ class Streamed(Generic[T, R]):
     def _serve(self, job: Callable[[T], R], items: Sequence[T], write: int) -> None:
         try:
             with open(write, "wb", buffering=0) as out:
-                offset = 0
+                offset, room = 0, len(self._memory) if self._memory is not None else 0
                 for index, item in enumerate(items):
-                    try:
-                        ok, data = True, pickle.dumps(job(item), protocol=5)
-                    except Exception as exc:
-                        ok, data = False, pickle.dumps(_picklable(exc))
-                    if self._memory is not None and offset + len(data) <= len(self._memory):
-                        self._memory[offset:offset + len(data)] = data
-                        out.write(self._HEADER.pack(ok, index, offset, len(data)))
-                        offset += len(data)
-                    else:
-                        out.write(self._HEADER.pack(ok, index, -1, len(data)) + data)
+                    ok, data = _outcome(job, item)
+                    used = _send(out, ok, index, data, self._memory, offset, room - offset)
+                    offset += used
                     if not ok:
                         break
         finally:
@@ -287,17 +296,11 @@ class Streamed(Generic[T, R]):
     def __iter__(self) -> Iterator[tuple[int, R]]:
         assert self._pipe is not None, "iterated once"
         for _ in range(self.count):
-            head = self._pipe.read(self._HEADER.size)
-            if len(head) < self._HEADER.size:
+            answer = _receive(self._pipe, self._memory)
+            if answer is None:
                 status = self._wait()
                 raise ChildDied(f"the child ended with status {status} before its results")
-            ok, index, offset, size = self._HEADER.unpack(head)
-            if offset < 0:
-                value = pickle.loads(self._pipe.read(size))
-            else:
-                assert self._memory is not None
-                with memoryview(self._memory)[offset:offset + size] as data:
-                    value = pickle.loads(data)
+            ok, index, value, _ = answer
             if not ok:
                 raise value
             yield index, value

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmarks.estate import generate
 from pipeline import pool
@@ -50,16 +51,25 @@ def results_through_memory_or_the_pipe() -> None:
     """The same results whether they fit their shared-memory slot or not (then the pipe)."""
     items = list(range(200))
     want = _big(items)
-    sizes: list[list[int]] = []  # bytes a worker's shares wrote to memory (0: the pipe)
-    collect = pool._collect
-    pool._collect = lambda answers, board, results: sizes.append(
-        [n for _, n, _ in answers]) or collect(answers, board, results)
+    ways: list[list[bool]] = []  # per run: each worker result through memory or not
+    receive = pool._receive
+
+    def seen(stream: Any, memory: Any) -> Any:
+        answer = receive(stream, memory)
+        if answer is not None:
+            ways[-1].append(answer[3])
+        return answer
+
+    pool._receive = seen
+    ways.append([])
     assert [x for part in pool.run(_big, items, processes=2) for x in part] == want
+    ways.append([])
     pool.BOARD = 4096 * 32  # 32 shares of 6 or 7 results, each about 20 KB: none fits
     assert [x for part in pool.run(_big, items, processes=2) for x in part] == want
+    ways.append([])
     pool.BOARD = 0  # no memory at all
     assert [x for part in pool.run(_big, items, processes=2) for x in part] == want
-    assert all(sizes) and all(sizes[0]) and not any(sizes[1]) and not any(sizes[2]), sizes
+    assert all(ways) and all(ways[0]) and not any(ways[1]) and not any(ways[2]), ways
 
 
 def _fails_in(where: str, how: str) -> Callable[[Sequence[int]], list[int]]:
