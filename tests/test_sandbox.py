@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,48 @@ def test_every_way_to_output_is_counted(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(TemplateLimit, match="characters"):
         env.render_bounded("t.j2", mark=lambda: marks.append(1) or "")
     assert len(marks) < 20  # stopped inside the first loop, not after it
+
+
+def test_design_records_are_read_directly_and_everything_else_through_the_sandbox(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A field of a design record is read without the sandbox's call (counted, not timed);
+    any other object, a subclass of a record, or a name that is no field goes through it,
+    so what it refuses stays refused and a missing name is still an error."""
+    import dataclasses
+
+    from jinja2.exceptions import SecurityError, UndefinedError
+
+    from pipeline.design import StaticRoute, Vlan
+
+    calls: list[str] = []
+    sandboxed = envmod.BoundedEnvironment.getattr
+
+    def counted(self: envmod.BoundedEnvironment, obj: object, attribute: str) -> object:
+        calls.append(attribute)
+        return sandboxed(self, obj, attribute)
+
+    monkeypatch.setattr(envmod.BoundedEnvironment, "getattr", counted)
+
+    @dataclasses.dataclass(frozen=True)
+    class Sub(Vlan):
+        pass
+
+    env = env_with(tmp_path, {
+        "r.j2": "{{ v.id }} {{ v.name }} {% for v in vlans %}{{ v.zone }}{% endfor %} "
+                "{{ r.prefix.prefixlen }}",
+        "missing.j2": "{{ v.nope }}",
+        "dunder.j2": "{{ v.__class__ }}",
+        "fields.j2": "{{ v.__dataclass_fields__ }}",
+        "keyword.j2": "{{ v.class }}",
+    })
+    vlan = Vlan(10, "users", "office")
+    route = StaticRoute(IPv4Network("10.0.0.0/8"), "192.0.2.1", "")
+    text = env.render_bounded("r.j2", v=vlan, vlans=[vlan, Sub(20, "b", "lab")], r=route)
+    assert text == "10 users officelab 8"
+    assert calls == ["zone", "prefixlen"]  # the subclass's field, the address's attribute
+    for name, error in (("missing.j2", UndefinedError), ("dunder.j2", SecurityError),
+                        ("fields.j2", SecurityError), ("keyword.j2", UndefinedError)):
+        calls.clear()
+        with pytest.raises(error):
+            env.render_bounded(name, v=vlan)
+        assert calls, name

