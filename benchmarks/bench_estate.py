@@ -110,6 +110,7 @@ def phases(root: Path) -> dict[str, float]:
     out["cpu_offline"] = sum(out[f"cpu_{k}"] for k in ("load", "rules", "design", "render",
                                                       "lint"))
     out["rss_mb"] = _rss_mb()
+    gc.unfreeze()  # as build thaws at its end
     return out
 
 
@@ -177,6 +178,7 @@ def floor(root: Path) -> dict[str, float]:
     gc.enable()
     chars = sum(pool.run(_floor_render, devices, processes=2))
     done = time.perf_counter()
+    gc.unfreeze()  # as build thaws at its end
     assert chars > 0
     return {"load": loaded - start, "render": done - loaded, "floor": done - start}
 
