@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline import files, pickling, pool
 from pipeline.findings import Finding, Loc, clip, excerpt
+from pipeline.intent import ports
 from pipeline.intent.loader import LOC_KEY, MAX_FILE_BYTES, Document, LoadError, Source, read_file
 from pipeline.intent.model import Firewall, Host, NetworkSettings, Routing, Site, Topology
 
@@ -452,6 +453,7 @@ def parse(root: Path, keeper: Keeper | None = None) -> tuple[Intent | None, list
     read.extend(rel for rel in INVENTORY if (root / rel).is_file())
     if findings or any(v is None for v in parsed.values()):
         return None, findings
+    ports.prepare({host.platform for host in hosts.values()})
     return Intent(
         root=root, network=parsed["network"], sites=sites, topology=parsed["topology"],
         routing=parsed["routing"], firewall=parsed["firewall"], hosts=hosts, files=read,
