@@ -129,9 +129,13 @@ def test_design_records_are_read_directly_and_everything_else_through_the_sandbo
     class Sub(Vlan):
         pass
 
+    class Liar:  # answers a record's class: still the sandbox's way
+        __class__ = property(lambda self: Vlan)  # type: ignore[assignment]
+        name = "liar"
+
     env = env_with(tmp_path, {
         "r.j2": "{{ v.id }} {{ v.name }} {% for v in vlans %}{{ v.zone }}{% endfor %} "
-                "{{ r.prefix.prefixlen }}",
+                "{{ r.prefix.prefixlen }} {{ liar.name }}",
         "missing.j2": "{{ v.nope }}",
         "dunder.j2": "{{ v.__class__ }}",
         "fields.j2": "{{ v.__dataclass_fields__ }}",
@@ -139,9 +143,10 @@ def test_design_records_are_read_directly_and_everything_else_through_the_sandbo
     })
     vlan = Vlan(10, "users", "office")
     route = StaticRoute(IPv4Network("10.0.0.0/8"), "192.0.2.1", "")
-    text = env.render_bounded("r.j2", v=vlan, vlans=[vlan, Sub(20, "b", "lab")], r=route)
-    assert text == "10 users officelab 8"
-    assert calls == ["zone", "prefixlen"]  # the subclass's field, the address's attribute
+    text = env.render_bounded("r.j2", v=vlan, vlans=[vlan, Sub(20, "b", "lab")], r=route,
+                              liar=Liar())
+    assert text == "10 users officelab 8 liar"
+    assert calls == ["zone", "prefixlen", "name"]  # a subclass, an address, the liar
     for name, error in (("missing.j2", UndefinedError), ("dunder.j2", SecurityError),
                         ("fields.j2", SecurityError), ("keyword.j2", UndefinedError)):
         calls.clear()

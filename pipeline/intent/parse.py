@@ -138,9 +138,9 @@ def _run(root: Path, jobs: list[_Job], keeper: Keeper | None,
          prelude: Callable[[], None] = lambda: None) -> list[tuple[Any, list[Finding]]]:
     """Each job's (value, findings), in order: recalled where the keeper has it, else made.
     On two cores a forked child loads a share of what must be loaded (the largest files
-    first) and sends each file as it is done, while this process recalls what the keeper
-    has, loads its own share, then unpickles what the child sent (:data:`TAKE_COST`) as it
-    comes."""
+    first) and sends each file as it is done, while this process runs ``prelude``, recalls
+    what the keeper has, loads its own share, then unpickles what the child sent
+    (:data:`TAKE_COST`) as it comes."""
     for job in jobs:
         if keeper is not None:
             job.digest, job.size = _digest(root, job.rels)

@@ -20,8 +20,8 @@ _VLAN_ID = re.compile(r"[0-9]+\Z")
 
 def prepare(platforms: set[str]) -> None:
     """Import now what normalising names of these platforms needs (netutils for IOS, 59 ms):
-    :func:`parse` calls it once the intent is read, before the rules' child is forked, so
-    that the child and the design do not each import it."""
+    :func:`parse` calls it while its child loads files, so that neither the rules' child
+    forked later nor the design imports it again, and the import overlaps the child's work."""
     if "ios" in platforms:
         import netutils.interface  # noqa: F401
 

@@ -476,9 +476,10 @@ class _BoundedCodeGenerator(CodeGenerator):
                 or keyword.iskeyword(attr):
             super().visit_Getattr(node, frame)
             return
-        self.write(f"(_ga.{attr} if {attr!r} in environment.records.get((_ga := ")
+        # type(), not .__class__: an object could answer a __class__ of its choosing
+        self.write(f"(_ga.{attr} if {attr!r} in environment.records.get(type(_ga := ")
         self.visit(node.node, frame)
-        self.write(f").__class__, ()) else environment.getattr(_ga, {attr!r}))")
+        self.write(f"), ()) else environment.getattr(_ga, {attr!r}))")
 
     def visit_CallBlock(self, node: nodes.CallBlock, frame: Frame) -> None:
         call_frame, macro_ref = self.macro_body(node, frame)  # as Jinja's, result counted
