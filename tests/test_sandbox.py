@@ -51,6 +51,24 @@ def test_output_is_bounded_captured_output_included(tmp_path: Path,
         env.render_bounded("cap.j2")
 
 
+@pytest.mark.parametrize("call", ["l.extend(big[i])", "m.update(big[i])", "s.update(big[i])",
+                                  "l.insert(0, big[i])"])
+def test_a_container_grown_by_calls_stops_at_the_limit(tmp_path: Path, call: str) -> None:
+    """A call costs one unit of work whatever it adds: a container grown by 600,000 items a
+    call is refused when it passes the limit, not when something prints it (a loop of such
+    calls and no print held 800 MB)."""
+    env = env_with(tmp_path, {"grow.j2": "{% for i in range(3) %}{% set _ = " + call + " %}"
+                                         "{% endfor %}done"})
+    big = [range(600_000 * i, 600_000 * (i + 1)) for i in range(3)]
+    big = [dict.fromkeys(b) if call.startswith("m.") else list(b) for b in big]
+    grown: dict[str, object] = {"l": [], "m": {}, "s": set(), "big": big}
+    if call.startswith("l.insert"):  # an item a call: the nesting grows, not the count
+        assert env.render_bounded("grow.j2", **grown) == "done"
+        return
+    with pytest.raises(TemplateLimit, match="items"):
+        env.render_bounded("grow.j2", **grown)
+
+
 @pytest.mark.parametrize("name", ["/etc/passwd", "../t/x.j2", "a/../../x", "", "a\\b"])
 def test_names_that_leave_the_folder_are_refused(tmp_path: Path, name: str) -> None:
     env = env_with(tmp_path, {"x.j2": "x"})

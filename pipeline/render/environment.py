@@ -8,9 +8,10 @@ them with production secrets in its environment. So:
   (``{% include "/proc/self/environ" %}``, ``"../../.git/config"``).
 * :class:`BoundedEnvironment` is Jinja's ``SandboxedEnvironment`` (no Python internals)
   with limits on what a template may spend: the size of any one value, ``range`` length,
-  loop iterations and calls, call depth, and the characters a render emits, captured
-  output included. A template that exceeds one fails with :class:`TemplateLimit` at its
-  line instead of eating the CI runner's memory or time.
+  loop iterations and calls, call depth, the items a call adds to a container, and the
+  characters a render emits, captured output included. A template that exceeds one
+  fails with :class:`TemplateLimit` at its line instead of eating the CI runner's memory
+  or time.
 * ``StrictUndefined``: a typo in a template is an error, never an empty string.
 * Every value printed into a config is checked (:meth:`BoundedEnvironment.printed`): a
   control character or a newline there would let intent data add config lines of its own.
@@ -281,9 +282,14 @@ class BoundedEnvironment(SandboxedEnvironment):
         try:
             if __self.depth > MAX_CALL_DEPTH:
                 raise TemplateLimit(f"calls nested more than {MAX_CALL_DEPTH} deep")
-            return _checked(super().call(__context, __obj, *args, **kwargs))
+            result = _checked(super().call(__context, __obj, *args, **kwargs))
         finally:
             __self.depth -= 1
+        # A method may grow what it is bound to (list.extend, dict.update) by a whole
+        # argument's worth for one unit of work: its receiver is held to the limit too.
+        if _size(getattr(__obj, "__self__", None)) > MAX_STRING:
+            raise TemplateLimit(f"a container grown past {MAX_STRING} items by a call")
+        return result
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """The sandbox's attribute access with its verdict cached per type and name.

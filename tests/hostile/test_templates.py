@@ -69,6 +69,9 @@ RESOURCES = [
     ("list-append-loop", "appending to a list until the budget ends",
      "{% set l = [] %}{% for i in range(10000) %}{% for j in range(10000) %}"
      "{{ l.append(i) }}{% endfor %}{% endfor %}"),
+    ("list-extend-loop", "a list grown by a million items a call (each call one unit of work)",
+     "{% set big = [0] * 999999 %}{% set l = [] %}{% for i in range(100) %}"
+     "{% set _ = l.extend(big) %}{% endfor %}"),
     ("recursive-loop", "a recursive for loop",
      "{% for x in [[1]] recursive %}{{ loop(x) }}{% endfor %}"),
     ("captured-output", "output captured in a block set, 500,000 times",
