@@ -22,6 +22,7 @@ from pipeline import pool
 from pipeline.build import build
 from pipeline.design import design
 from pipeline.intent.parse import parse
+from pipeline.render import render as render_module
 from pipeline.render.lint import lint
 from pipeline.render.render import SHIPPED_TEMPLATES, render
 
@@ -178,7 +179,22 @@ def limit_reported_once() -> None:
     result = build(root, run_lint=False)
     assert result.intent is not None and result.devices
     secrets = result.intent.network.secrets
-    one = render(result.devices, root, secrets, processes=1)
+    rendering: list[str] = []
+    render_one = render_module._render_one
+
+    def counted(env: Any, tname: str, device: Any, host: str, *rest: Any) -> Any:
+        if tname == "running.conf.j2":
+            rendering.append(host)
+        return render_one(env, tname, device, host, *rest)
+
+    render_module._render_one = counted
+    try:
+        one = render(result.devices, root, secrets, processes=1)
+    finally:
+        render_module._render_one = render_one
+    # Rendered until the refusal, then never again (not once per later device: a limit
+    # that costs seconds to reach would cost them for each of thousands of switches).
+    assert rendering[-1] == "s0001-sw3" and len(rendering) == len(set(rendering)), rendering
     two = render(result.devices, root, secrets, processes=2)
     assert one == two
     limits = [f for f in one[1] if f.code == "NP014"]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from ipaddress import IPv4Network
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from pipeline.render import environment as envmod
 from pipeline.render.environment import ConfinedLoader, TemplateLimit, TemplateRefused, environment
+from tests.conftest import REPO, copy_example
 
 
 def env_with(tmp_path: Path, templates: dict[str, str]) -> envmod.BoundedEnvironment:
@@ -67,6 +70,44 @@ def test_a_container_grown_by_calls_stops_at_the_limit(tmp_path: Path, call: str
         return
     with pytest.raises(TemplateLimit, match="items"):
         env.render_bounded("grow.j2", **grown)
+
+
+_GREEDY = """
+import resource, sys
+from pathlib import Path
+from pipeline.design import design
+from pipeline.intent.parse import parse
+from pipeline.render import environment, render
+environment.RENDER_MEMORY = 512 << 20
+root = Path(sys.argv[1])
+intent, _ = parse(root)
+devices = {h: d for h, d in design(intent).items() if d.platform == "ios"}
+_, found = render.render(devices, root, intent.network.secrets, processes=1)
+print(found[0].code, found[0].file, found[0].line, found[0].message)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.parametrize("greedy", [
+    pytest.param("{{ ('\\t' * 1200).expandtabs(999999)|length }}", id="expandtabs"),
+    pytest.param("{{ (['x'] * 999999)|map('center', 1200)|list|length }}", id="map-center"),
+])
+def test_a_render_is_held_to_its_memory(tmp_path: Path, greedy: str) -> None:
+    """An operation that amplifies its inputs (a tab expanded a million times, a filter
+    mapped over a million items) allocates its whole result before any size check sees
+    it: 1.2 GB each here. The render's address space is capped, so it stops at the cap
+    as a finding at its line (NP203), the process well below the gigabyte."""
+    root = copy_example(tmp_path / "net")
+    template = root / "templates" / "ios" / "running.conf.j2"
+    template.write_text(template.read_text() + "! greedy\n" + greedy + "\n")
+    line = template.read_text().count("\n")
+    run = subprocess.run([sys.executable, "-c", _GREEDY, str(root)], capture_output=True,
+                         text=True, timeout=120, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-2000:]
+    finding, peak = run.stdout.splitlines()
+    assert finding.startswith(f"NP203 templates/ios/running.conf.j2 {line} "), finding
+    assert "memory" in finding
+    assert int(peak) < 900, f"peak RSS {peak} MB"
 
 
 @pytest.mark.parametrize("name", ["/etc/passwd", "../t/x.j2", "a/../../x", "", "a\\b"])

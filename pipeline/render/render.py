@@ -26,6 +26,7 @@ from pipeline.render.environment import (
     TemplateRefused,
     UndeclaredSecret,
     environment,
+    memory_cap,
 )
 from pipeline.secrets import PLACEHOLDER, placeholder
 
@@ -98,6 +99,7 @@ def _refusal(exc: files.Refused, root: Path, base: Path) -> Finding:
 Outcome = list[tuple[str, str | None, list[Finding]]]
 """One device's templates: (template, text or None, findings), in template order."""
 SPENT = ("NP014", "NP203")
+_SPELL = "templates spell the device facts; they do not compute"
 """A template refused or over a limit: the same for every device, said once."""
 
 
@@ -113,6 +115,11 @@ class _Renderer:
     secrets: Mapping[str, str] | None
     names: Mapping[str, list[str]]
     envs: dict[str, BoundedEnvironment] = field(default_factory=dict)
+    spent: set[tuple[str, str]] = field(default_factory=set)
+    """(platform, template) refused or over a limit in this process: not rendered for its
+    later devices (a process takes its devices in order, so what it skips comes after
+    the first device that hit it, whose finding the replay keeps). A limit can take
+    seconds to reach (the memory cap); once per device, that was hours at 4,500 switches."""
 
     def env(self, platform: str) -> BoundedEnvironment:
         if platform not in self.envs:
@@ -142,9 +149,8 @@ class _Renderer:
         env = self.env(device.platform)
         shown = _rel(self.base / self.tfolder(device.platform), self.root)
         outcome: Outcome = []
-        spent: set[str] = set()  # as in the replay: do not spend a refused budget again
         for tname in self.names[device.platform]:
-            if tname in spent:
+            if (device.platform, tname) in self.spent:
                 continue
             found: list[Finding] = []
             text = _render_one(env, tname, device, host, f"{shown}/{tname}", self.root,
@@ -153,7 +159,7 @@ class _Renderer:
                     text, self.secrets or {}, env, tname, f"{shown}/{tname}", host, found):
                 text = None
             if text is None and any(f.code in SPENT for f in found):
-                spent.add(tname)
+                self.spent.add((device.platform, tname))
             outcome.append((tname, text, found))
         return outcome
 
@@ -191,7 +197,8 @@ def render(devices: dict[str, Device], root: Path, secrets: Mapping[str, str] | 
             todo.append(name)
     job = _Renderer(devices, root, base, folder, secrets, names)
     job.compile()
-    outcomes = [o for part in pool.run(job, todo, processes=processes) for o in part]
+    with memory_cap():
+        outcomes = [o for part in pool.run(job, todo, processes=processes) for o in part]
     result: dict[str, Rendered] = {}
     spent: set[tuple[str, str]] = set()
     for name, outcome in zip(todo, outcomes, strict=True):
@@ -232,8 +239,11 @@ def _render_one(env: BoundedEnvironment, tname: str, device: Device, host: str, 
                                    "intent strings must be single-line text"))
     except TemplateLimit as exc:
         findings.append(Finding.at(_template_loc(exc, root, shown), "NP203",
-                                   f"{host}: template limit: {clip(exc)}",
-                                   "templates spell the device facts; they do not compute"))
+                                   f"{host}: template limit: {clip(exc)}", _SPELL))
+    except MemoryError as exc:  # at the render's memory cap (environment.memory_cap)
+        findings.append(Finding.at(_template_loc(exc, root, shown), "NP203",
+                                   f"{host}: template limit: more memory than a render may "
+                                   "use", _SPELL))
     except Exception as exc:  # any template error is a finding (see the docstring)
         findings.append(Finding.at(_template_loc(exc, root, shown), "NP201",
                                    f"{host}: template error: {type(exc).__name__}: "

@@ -72,6 +72,10 @@ RESOURCES = [
     ("list-extend-loop", "a list grown by a million items a call (each call one unit of work)",
      "{% set big = [0] * 999999 %}{% set l = [] %}{% for i in range(100) %}"
      "{% set _ = l.extend(big) %}{% endfor %}"),
+    ("expandtabs-amplify", "3,000 tabs each expanded to a million spaces (3 GB at once)",
+     "{{ ('\\t' * 3000).expandtabs(999999)|length }}"),
+    ("map-amplify", "a filter mapped over a million items (3 GB, each item under the limit)",
+     "{{ (['x'] * 999999)|map('center', 3000)|list|length }}"),
     ("recursive-loop", "a recursive for loop",
      "{% for x in [[1]] recursive %}{{ loop(x) }}{% endfor %}"),
     ("captured-output", "output captured in a block set, 500,000 times",
