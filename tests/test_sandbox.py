@@ -45,6 +45,23 @@ def test_the_budget_is_per_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         env.render_bounded("loop.j2", n=60)
 
 
+def test_loops_pay_for_every_iteration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tuple (what the design records hold) pays for its length when the loop starts; a
+    list pays as it goes, since the loop may extend it: one call there adds a hundred
+    iterations for one unit of work."""
+    monkeypatch.setattr(envmod, "MAX_WORK", 50)
+    env = env_with(tmp_path, {"loop.j2": "{% for x in items %}.{% endfor %}",
+                              "grow.j2": "{% for x in items %}{% if loop.first %}"
+                                         "{% set _ = items.extend(more) %}{% endif %}."
+                                         "{% endfor %}"})
+    assert env.render_bounded("loop.j2", items=tuple(range(50))) == "." * 50
+    with pytest.raises(TemplateLimit, match="loop iterations"):
+        env.render_bounded("loop.j2", items=tuple(range(51)))
+    assert env.render_bounded("grow.j2", items=[0], more=list(range(40))) == "." * 41
+    with pytest.raises(TemplateLimit, match="loop iterations"):
+        env.render_bounded("grow.j2", items=[0], more=list(range(100)))
+
+
 def test_output_is_bounded_captured_output_included(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(envmod, "MAX_OUTPUT", 1000)

@@ -597,8 +597,25 @@ def _checked_filter(context: Context, value: Any) -> Any:
     return _checked(value)
 
 
+_FIXED = frozenset({tuple, range, str, frozenset})
+"""Iterables whose length is known and cannot change while a loop runs over them (exact
+types: a subclass may iterate as it likes). A list can: a call in the loop may extend it."""
+
+
 @pass_environment
-def _budget(env: Environment, iterable: Iterable[Any]) -> Iterator[Any]:
+def _budget(env: Environment, iterable: Iterable[Any]) -> Iterable[Any]:
+    """What a loop iterates over, its iterations paid for: all at once when their number
+    is fixed (the design records hold tuples: no generator step per iteration), else one
+    by one as they happen."""
+    if type(iterable) in _FIXED and isinstance(env, BoundedEnvironment):
+        env.work += len(iterable)  # type: ignore[arg-type]
+        if env.work > MAX_WORK:
+            env.spend(0)
+        return iterable
+    return _paid(env, iterable)
+
+
+def _paid(env: Environment, iterable: Iterable[Any]) -> Iterator[Any]:
     if not isinstance(env, BoundedEnvironment):
         yield from iterable
         return
