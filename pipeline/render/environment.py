@@ -639,21 +639,29 @@ included (a list of big strings printed is the sum of them)."""
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """A built-in filter whose arguments and result are held to the size limits."""
 
+    measure = _weight if name in _STRINGIFYING else _size
+    amplifying = name in _AMPLIFYING
+
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        values = (*args, *kwargs.values())
+        values = (*args, *kwargs.values()) if kwargs else args
+        items: Any = ()
         for arg in values:
-            if (_weight(arg) if name in _STRINGIFYING else _size(arg)) > MAX_STRING:
+            if type(arg) in _CONTEXTS:  # what pass_context & co. hand in: no data
+                continue
+            weight = measure(arg)
+            if weight > MAX_STRING:
                 raise TemplateLimit(f"filter {name}: an argument over {MAX_STRING} characters "
                                     "or items")
-            if name in _AMPLIFYING and isinstance(arg, int) and abs(arg) > MAX_RANGE:
+            if amplifying and isinstance(arg, int) and abs(arg) > MAX_RANGE:
                 raise TemplateLimit(f"filter {name}: a size argument over {MAX_RANGE}")
+            if not items and isinstance(arg, (list, tuple)):
+                items, items_weight = arg, weight
         texts = [a for a in values if isinstance(a, str)]
         if name == "format" and texts and _WIDE_FORMAT.search(texts[0]):
             raise TemplateLimit("a format width or precision of 10000 or more")
-        if name == "join":
-            items = next((a for a in values if isinstance(a, (list, tuple))), [])
+        if name == "join" and items:
             separator = texts[0] if texts else ""
-            if len(separator) * len(items) + _weight(items) > MAX_STRING:
+            if len(separator) * len(items) + items_weight > MAX_STRING:
                 raise TemplateLimit(f"a join of more than {MAX_STRING} characters")
         if name == "replace" and len(texts) >= 3:
             text, old, new = texts[:3]
@@ -670,6 +678,8 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 # --------------------------------------------------------------------------- filters
 
 
+_CONTEXTS = frozenset({nodes.EvalContext, Context})
+"""What Jinja passes a filter marked pass_eval_context or pass_context."""
 _METHOD_TYPES = frozenset({types.MethodType, types.BuiltinMethodType})
 """Bound methods (neither type can be subclassed, so the exact type says it)."""
 _SCALARS = frozenset({int, float, bool, type(None), IPv4Address, IPv4Network, IPv4Interface})
