@@ -115,6 +115,7 @@ class _Renderer:
     secrets: Mapping[str, str] | None
     names: Mapping[str, list[str]]
     envs: dict[str, BoundedEnvironment] = field(default_factory=dict)
+    folders: dict[str, str] = field(default_factory=dict)
     spent: set[tuple[str, str]] = field(default_factory=set)
     """(platform, template) refused or over a limit in this process: not rendered for its
     later devices (a process takes its devices in order, so what it skips comes after
@@ -144,10 +145,16 @@ class _Renderer:
                 except Exception:  # reported by the render itself
                     continue
 
+    def shown(self, platform: str) -> str:
+        """The platform's template folder as findings name it."""
+        if platform not in self.folders:
+            self.folders[platform] = _rel(self.base / self.tfolder(platform), self.root)
+        return self.folders[platform]
+
     def device(self, host: str) -> Outcome:
         device = self.devices[host]
         env = self.env(device.platform)
-        shown = _rel(self.base / self.tfolder(device.platform), self.root)
+        shown = self.shown(device.platform)
         outcome: Outcome = []
         for tname in self.names[device.platform]:
             if (device.platform, tname) in self.spent:
