@@ -51,8 +51,8 @@ def _stages(root: Path) -> dict[str, int]:
     for code, info in RULES.items():
         counts[code], _ = operations(lambda check=info.check: list(check(intent)))
     counts["design"], devices = operations(lambda: design(intent))
-    counts["render"], (_, problems) = operations(
-        lambda: render(devices, root, intent.network.secrets))
+    counts["render"], (_, problems) = operations(  # in this process: the profile sees it all
+        lambda: render(devices, root, intent.network.secrets, processes=1))
     assert not problems
     return counts
 

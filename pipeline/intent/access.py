@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pipeline.findings import Finding
+from pipeline.intent.memo import shared
 from pipeline.intent.model import Link, Site
 from pipeline.intent.parse import Intent
 from pipeline.intent.ports import vlan_list
@@ -39,6 +40,7 @@ def _carried(link: Link) -> frozenset[int] | None:
         return None
 
 
+@shared
 def trunks(intent: Intent) -> dict[str, list[Trunk]]:
     """Device -> the trunks that end on it, each with the device at the other end."""
     graph: dict[str, list[Trunk]] = defaultdict(list)
@@ -74,6 +76,20 @@ def uplink_path(graph: dict[str, list[Trunk]], switch: str, site: Site) -> list[
     return None
 
 
+@shared
+def _paths(intent: Intent) -> dict[str, list[Trunk] | None]:
+    """Switch -> its :func:`uplink_path`, for each switch :func:`_switches` gives."""
+    graph = trunks(intent)
+    return {name: uplink_path(graph, name, site) for site, name in _switches(intent)}
+
+
+def _used(site: Site, name: str) -> set[int]:
+    """The VLANs the switch needs (:func:`_uses` without the reasons: most switches need
+    no reason told)."""
+    switch = site.switches[name]
+    return {g.vlan for g in switch.ports} | {switch.management.vlan}
+
+
 def _uses(site: Site, name: str) -> dict[int, str]:
     """VLAN -> why the switch needs it (management, or which ports), defined VLANs only
     (an undefined one is NP122's)."""
@@ -101,11 +117,14 @@ def _switches(intent: Intent) -> Iterator[tuple[Site, str]]:
 
 @rule("NP128", "a VLAN a switch uses is not carried on its trunk path to its gateway")
 def switch_vlans_carried(intent: Intent) -> Iterator[Finding]:
-    graph = trunks(intent)
+    paths = _paths(intent)
     for site, name in _switches(intent):
-        path = uplink_path(graph, name, site)
+        path = paths[name]
         if path is None:
             continue  # NP129
+        used = _used(site, name)
+        if all(t.carried is None or used <= t.carried for t in path):
+            continue
         uses = _uses(site, name)
         route = " -> ".join([name, *(t.peer for t in path)])
         for trunk in path:
@@ -125,9 +144,9 @@ def switch_vlans_carried(intent: Intent) -> Iterator[Finding]:
 
 @rule("NP129", "a switch with no uplink to its gateway")
 def switch_uplink(intent: Intent) -> Iterator[Finding]:
-    graph = trunks(intent)
+    graph, paths = trunks(intent), _paths(intent)
     for site, name in _switches(intent):
-        if uplink_path(graph, name, site) is not None:
+        if paths[name] is not None:
             continue
         ids = ",".join(map(str, _uses(site, name)))
         example = (f"{{a: {site.core}:<port>, b: {name}:<port>, kind: trunk, "
