@@ -9,9 +9,13 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
+from jinja2.exceptions import UndefinedError
 
+from pipeline.design import design
+from pipeline.intent.parse import parse
 from pipeline.render import environment as envmod
 from pipeline.render.environment import ConfinedLoader, TemplateLimit, TemplateRefused, environment
+from pipeline.render.render import render
 from tests.conftest import REPO, copy_example
 
 
@@ -60,6 +64,38 @@ def test_loops_pay_for_every_iteration(tmp_path: Path, monkeypatch: pytest.Monke
     assert env.render_bounded("grow.j2", items=[0], more=list(range(40))) == "." * 41
     with pytest.raises(TemplateLimit, match="loop iterations"):
         env.render_bounded("grow.j2", items=[0], more=list(range(100)))
+
+
+@pytest.mark.parametrize("busy", [
+    pytest.param("{% for i in range(9999) %}{{ range(9999)|batch(1)|list|length }}"
+                 "{% endfor %}", id="a-filter-over-many-items-in-a-loop"),
+    pytest.param("{% for i in range(9999) %}{% for j in range(19) %}{{ ('x' * 999999)|length }}"
+                 "{% endfor %}{% endfor %}", id="a-big-string-made-in-a-loop"),
+])
+def test_a_render_is_held_to_its_time(network: Path, monkeypatch: pytest.MonkeyPatch,
+                                      busy: str) -> None:
+    """Each step within the limits, a loop under the work budget whose body costs a
+    millisecond (a filter over 10,000 items, a string of a million characters made) ran
+    for 14 s and more. The render's CPU time is bounded too: NP203 at the loop's line."""
+    monkeypatch.setattr(envmod, "MAX_SECONDS", 0.3)
+    template = network / "templates" / "ios" / "running.conf.j2"
+    template.write_text(template.read_text() + "! busy\n" + busy + "\n")
+    line = template.read_text().count("\n")
+    intent, _ = parse(network)
+    assert intent is not None
+    devices = {h: d for h, d in design(intent).items() if d.platform == "ios"}
+    _, found = render(devices, network, intent.network.secrets, processes=1)
+    assert [(f.code, f.file, f.line) for f in found] == [
+        ("NP203", "templates/ios/running.conf.j2", line)]
+    assert "seconds" in found[0].message
+
+
+def test_lipsum_is_not_there(tmp_path: Path) -> None:
+    """Jinja's lorem-ipsum global made a million paragraphs in one call (35 s, 1.7 GB):
+    no config needs it."""
+    env = env_with(tmp_path, {"l.j2": "{{ lipsum(999999)|length }}"})
+    with pytest.raises(UndefinedError):
+        env.render_bounded("l.j2")
 
 
 def test_output_is_bounded_captured_output_included(tmp_path: Path,
