@@ -61,7 +61,7 @@ MAX_OUTPUT = 16_000_000       # characters a rendered file emits, captured outpu
 MAX_INT_BITS = 4096           # integers a template computes (10**10**10 is refused)
 MAX_INCLUDE_DEPTH = 16        # nested include/import (a template including itself)
 CLEAN_CACHED = 256            # printed texts up to this long keep their verdict
-RENDER_MEMORY = 2 << 30       # address space a render may add to the process's (bytes)
+RENDER_MEMORY = 1 << 30       # address space a render may add to the process's (bytes)
 MAX_SECONDS = 5.0             # CPU seconds per rendered file (the example's take 1 ms)
 CLOCK_EVERY = 64              # loop iterations and calls between two looks at the clock
 CLOCK_WEIGHT = 1000           # characters or items a filter takes that make it look too
@@ -72,14 +72,15 @@ _WIDE_BRACE_FORMAT = re.compile(r"\{[^{}]*:[^{}]*(?:\d{5,}|\{)")
 @contextmanager
 def memory_cap(extra: int | None = None) -> Iterator[None]:
     """The process's address space held to what it has now plus ``extra`` (default
-    :data:`RENDER_MEMORY`) for the duration; forked workers inherit the cap.
+    :data:`RENDER_MEMORY`) for the duration (the render sets it around each share of
+    devices, in whichever process renders it).
 
     The limits above are checked on values, most of them once a value is made: an
     operation that amplifies its inputs (``'\\t'.expandtabs(n)`` on a long text, a filter
     mapped over a million items) allocates its whole result before any check sees it.
     Capped, that allocation fails with MemoryError, which the render reports at the
-    template's line; a legitimate render needs a fraction of the cap (the 5,002-device
-    build peaks at 250 MB)."""
+    template's line; a legitimate share needs a fraction of the cap (a few MB of configs:
+    the whole 5,002-device build peaks at 250 MB)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = _address_space() + (RENDER_MEMORY if extra is None else extra)
     if hard != resource.RLIM_INFINITY:

@@ -132,7 +132,10 @@ class _Renderer:
         return f"{self.folder}/{platform}" if self.folder else platform
 
     def __call__(self, hosts: Sequence[str]) -> list[Outcome]:
-        return [self.device(host) for host in hosts]
+        """A share of the devices, rendered under the memory cap: what the process has by
+        then (the pool's shared memory, the results so far) plus what a render may add."""
+        with memory_cap():
+            return [self.device(host) for host in hosts]
 
     def compile(self) -> None:
         """Compile every template now, so that forked workers inherit them compiled rather
@@ -204,8 +207,7 @@ def render(devices: dict[str, Device], root: Path, secrets: Mapping[str, str] | 
             todo.append(name)
     job = _Renderer(devices, root, base, folder, secrets, names)
     job.compile()
-    with memory_cap():
-        outcomes = [o for part in pool.run(job, todo, processes=processes) for o in part]
+    outcomes = [o for part in pool.run(job, todo, processes=processes) for o in part]
     result: dict[str, Rendered] = {}
     spent: set[tuple[str, str]] = set()
     for name, outcome in zip(todo, outcomes, strict=True):
