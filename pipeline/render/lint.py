@@ -74,10 +74,16 @@ class _Config:
         if _OTHER_BREAKS.search(text):
             text = "\n".join(text.splitlines())
         self.text = "\n" + text
+        self.counted = (0, 0)  # (position, newlines before it): where line() counted to
 
     def line(self, match: re.Match[str]) -> int:
-        """The number of the line ``match`` starts on (at the "\n" that begins it)."""
-        return self.text.count("\n", 0, match.start() + 1)
+        """The number of the line ``match`` starts on (at the "\n" that begins it),
+        counted on from the last line asked for: the checks ask in order, so a file
+        with many findings is counted through once, not once per finding."""
+        end = match.start() + 1
+        start, lines = self.counted if self.counted[0] <= end else (0, 0)
+        self.counted = end, lines + self.text.count("\n", start, end)
+        return self.counted[1]
 
     def top(self, pattern: str) -> re.Match[str] | None:
         """The first top-level line (not indented) that starts with ``pattern``."""
@@ -100,16 +106,32 @@ def _vlan_id(text: str) -> int | None:
     return number if VLAN_MIN <= number <= VLAN_MAX else None
 
 
-def _vlans(spec: str) -> list[int] | None:
-    """The ids of a trunk's VLAN list (ids and ranges), None if it is not one."""
-    out: list[int] = []
+@functools.lru_cache(maxsize=1024)
+def _vlans(spec: str) -> frozenset[int] | None:
+    """The ids of a trunk's VLAN list (ids and ranges), None if it is not one (once per
+    list: a switch's trunks carry the same few)."""
+    out: set[int] = set()
     for part in spec.split(","):
         lo, dash, hi = part.partition("-")
         first, last = _vlan_id(lo), _vlan_id(hi) if dash else _vlan_id(lo)
         if first is None or last is None or last < first:
             return None
-        out.extend(range(first, last + 1))  # at most 4,094 ids per range
-    return out
+        out.update(range(first, last + 1))  # at most 4,094 ids per range
+    return frozenset(out)
+
+
+MAX_LISTED = 100
+"""Findings one config gets before its check stops: a rendered file can hold 16 million
+characters, hundreds of thousands of lines a check would refuse one by one (each told
+apart, 20 KB a trunk of 4,094 undefined VLANs: 40 s and 775 MB of findings for 2 MB of
+config), and every device renders the same template."""
+MAX_TRUNK_IDS = 1_000_000
+"""VLAN ids the trunk lists of one config may hold in all (a 48-port switch trunking every
+VLAN on every port holds 196,512): checking them costs a set operation per list."""
+
+
+def _shown(ids: list[int]) -> str:
+    return ",".join(map(str, ids[:10])) + (f" … ({len(ids)} in all)" if len(ids) > 10 else "")
 
 
 def lint_ios(name: str, text: str) -> list[Finding]:
@@ -121,8 +143,13 @@ def lint_ios(name: str, text: str) -> list[Finding]:
     def at(line: int, code: str, message: str, hint: str) -> None:
         findings.append(Finding.at(Loc(name, line, 1), code, message, hint))
 
-    addresses: dict[str, re.Match[str]] = {}  # address -> where it first is
+    addresses: dict[str, int] = {}  # address -> the line it is first on
+    trunk_ids = 0
     for m in _CHECKED.finditer(config.text):
+        if len(findings) >= MAX_LISTED:
+            at(config.line(m), findings[-1].code, f"more than {MAX_LISTED} findings in this "
+               "file: its check stopped here", "fix the template: one mistake repeats")
+            break
         kind, value = m.lastgroup, m[m.lastgroup or 0]
         if kind == "access" and _vlan_id(value) not in defined_vlans:
             at(config.line(m), "NP301", f"access VLAN {clip(value, 12)} is not defined",
@@ -133,10 +160,15 @@ def lint_ios(name: str, text: str) -> list[Finding]:
                 at(config.line(m), "NP304", f"trunk VLAN list {clip(value, 40)} is not VLAN "
                    "ids and ranges within 1-4094", "print the VLAN list the intent gives")
                 continue
-            missing = [v for v in ids if v not in defined_vlans]
+            trunk_ids += len(ids)
+            if trunk_ids > MAX_TRUNK_IDS:
+                at(config.line(m), "NP304", f"the trunk VLAN lists hold more than "
+                   f"{MAX_TRUNK_IDS} ids in all: the check stopped here",
+                   "print the VLAN lists the intent gives")
+                break
+            missing = sorted(ids - defined_vlans)
             if missing:
-                at(config.line(m), "NP304", f"trunk VLAN(s) "
-                   f"{','.join(map(str, missing))} not defined",
+                at(config.line(m), "NP304", f"trunk VLAN(s) {_shown(missing)} not defined",
                    "define every VLAN a trunk carries")
         elif kind in ("acl", "group", "community") and value not in acls:
             at(config.line(m), "NP302", f"ACL {clip(value, 40)} is referenced but not defined",
@@ -144,9 +176,9 @@ def lint_ios(name: str, text: str) -> list[Finding]:
         elif kind == "address":
             if value in addresses:
                 at(config.line(m), "NP303", f"address {value} is also on line "
-                   f"{config.line(addresses[value])}", "one address per interface")
+                   f"{addresses[value]}", "one address per interface")
             else:
-                addresses[value] = m
+                addresses[value] = config.line(m)
     findings += [Finding.at(Loc(name, line, 1), "NP305", message, hint)
                  for line, message, hint in replace_essentials(config)]
     return findings
