@@ -90,6 +90,28 @@ def test_a_render_is_held_to_its_time(network: Path, monkeypatch: pytest.MonkeyP
     assert "seconds" in found[0].message
 
 
+def test_the_renders_of_a_process_are_held_to_their_time(network: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each render under its own limit, a template still costs that for every device: a
+    tenth of a second at 4,500 switches is eight minutes, five seconds six hours. The
+    renders of a platform in one process are held to MAX_RUN_SECONDS in all: the template
+    is refused at its line, and the devices after it do not render it."""
+    monkeypatch.setattr(envmod, "MAX_RUN_SECONDS", 0.1)
+    template = network / "templates" / "ios" / "running.conf.j2"
+    busy = "{% for i in range(9000) %}{% set x = 'x' * 99999 %}{% endfor %}"  # 50 ms
+    template.write_text(template.read_text() + "! busy\n" + busy + "\n")
+    line = template.read_text().count("\n")
+    intent, _ = parse(network)
+    assert intent is not None
+    devices = {h: d for h, d in design(intent).items() if d.platform == "ios"}
+    assert len(devices) >= 6
+    rendered, found = render(devices, network, intent.network.secrets, processes=1)
+    assert [(f.code, f.file, f.line) for f in found] == [
+        ("NP203", "templates/ios/running.conf.j2", line)]
+    assert "in all" in found[0].message
+    assert not rendered[max(devices)].files  # the last device: not rendered at all
+
+
 def test_lipsum_is_not_there(tmp_path: Path) -> None:
     """Jinja's lorem-ipsum global made a million paragraphs in one call (35 s, 1.7 GB):
     no config needs it."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import math
+import os
 import re
 import resource
 import time
@@ -63,6 +64,7 @@ MAX_INCLUDE_DEPTH = 16        # nested include/import (a template including itse
 CLEAN_CACHED = 256            # printed texts up to this long keep their verdict
 RENDER_MEMORY = 1 << 30       # address space a render may add to the process's (bytes)
 MAX_SECONDS = 5.0             # CPU seconds per rendered file (the example's take 1 ms)
+MAX_RUN_SECONDS = 120.0       # CPU seconds of one process's renders of a platform, in all
 CLOCK_EVERY = 64              # loop iterations and calls between two looks at the clock
 CLOCK_WEIGHT = 1000           # characters or items a filter takes that make it look too
 _WIDE_FORMAT = re.compile(r"%[-#0 +]*(?:\*|\d{5,})|%[-#0 +]*\d*\.(?:\*|\d{5,})")
@@ -241,7 +243,8 @@ class BoundedEnvironment(SandboxedEnvironment):
         self.globals["namespace"] = BoundedNamespace
         # A million paragraphs of lorem ipsum in one call (35 s): no config needs them.
         del self.globals["lipsum"]
-        self.deadline = 0.0
+        self.deadline = self.run_deadline = 0.0
+        self.run_pid = 0  # the process whose renders run_deadline bounds (forks start anew)
         self.filters["netpipe_budget"] = _budget
         self.filters["netpipe_checked"] = _checked_filter
         self.filters["netpipe_nest"] = _nest
@@ -253,9 +256,14 @@ class BoundedEnvironment(SandboxedEnvironment):
     # -- budget
 
     def start(self) -> None:
-        """A fresh budget for one rendered file."""
+        """A fresh budget for one rendered file, within what is left of the process's."""
         self.work = self.depth = self.output = self.nesting = 0
-        self.deadline = time.process_time() + MAX_SECONDS
+        now, pid = time.process_time(), os.getpid()
+        if self.run_pid != pid:
+            self.run_pid, self.run_deadline = pid, now + MAX_RUN_SECONDS
+        self.deadline = min(now + MAX_SECONDS, self.run_deadline)
+        if now > self.deadline:  # a process out of time refuses before it starts
+            self.clock()
 
     def spend(self, amount: int = 1) -> None:
         self.work += amount
@@ -274,6 +282,9 @@ class BoundedEnvironment(SandboxedEnvironment):
         10,000 items, a string of a million characters made): the render's CPU time is
         held to :data:`MAX_SECONDS`, looked at every :data:`CLOCK_EVERY` steps."""
         if time.process_time() > self.deadline:
+            if self.deadline == self.run_deadline:
+                raise TemplateLimit(f"more than {MAX_RUN_SECONDS:g} seconds of CPU time in all "
+                                    "renders of this platform in one process")
             raise TemplateLimit(f"more than {MAX_SECONDS:g} seconds of CPU time in one render")
 
     def emit(self, amount: int) -> None:
@@ -325,6 +336,7 @@ class BoundedEnvironment(SandboxedEnvironment):
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _check_operands(operator, left, right)
+        self.clock()  # a million characters made take a millisecond, loop or no loop
         return _checked(super().call_binop(context, operator, left, right))
 
     def call(__self, __context: Context, __obj: Any, *args: Any,
