@@ -99,8 +99,8 @@ def _refusal(exc: files.Refused, root: Path, base: Path) -> Finding:
 Outcome = list[tuple[str, str | None, list[Finding]]]
 """One device's templates: (template, text or None, findings), in template order."""
 SPENT = ("NP014", "NP203")
-_SPELL = "templates spell the device facts; they do not compute"
 """A template refused or over a limit: the same for every device, said once."""
+_SPELL = "templates spell the device facts; they do not compute"
 
 
 @dataclass(frozen=True)
