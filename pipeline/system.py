@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -65,14 +67,47 @@ def checker_env() -> dict[str, str]:
 
 
 CHECK_TIMEOUT = 60
+_checks_deadline: float | None = None  # time.monotonic() past which no check starts
+
+
+class CheckUnfinished(Exception):
+    """A checking program did not finish within its timeout, or the checks' time in all
+    (:func:`checks_within`) ran out before it started."""
+
+
+@contextmanager
+def checks_within(seconds: float) -> Iterator[None]:
+    """Every :func:`check_timeout` inside is cut to what is left of ``seconds`` in all."""
+    global _checks_deadline
+    outer, _checks_deadline = _checks_deadline, time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _checks_deadline = outer
+
+
+def check_timeout() -> float:
+    """The timeout of the next check: :data:`CHECK_TIMEOUT`, or less when the checks' time
+    in all ends sooner; CheckUnfinished when it has ended."""
+    if _checks_deadline is None:
+        return CHECK_TIMEOUT
+    left = _checks_deadline - time.monotonic()
+    if left <= 0:
+        raise CheckUnfinished("the checks' time in all ran out before it started")
+    return min(CHECK_TIMEOUT, left)
 
 
 def run_checker(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     """A checking program's run in :func:`checker_env`, its output read as UTF-8 whatever
-    it prints (rsyslogd quotes one byte of a character it refuses)."""
-    return subprocess.run(argv, capture_output=True, text=True, errors="replace",
-                          timeout=CHECK_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
-                          env=checker_env())
+    it prints (rsyslogd quotes one byte of a character it refuses); CheckUnfinished past
+    :func:`check_timeout`."""
+    timeout = check_timeout()
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                              timeout=timeout, check=False, stdin=subprocess.DEVNULL,
+                              env=checker_env())
+    except subprocess.TimeoutExpired:
+        raise CheckUnfinished(f"it ran past its timeout ({timeout:g} s)") from None
 
 
 def missing(needs: Iterable[Need]) -> list[Need]:

@@ -38,6 +38,35 @@ def test_a_missing_parser_is_named_with_its_package(monkeypatch: pytest.MonkeyPa
     assert "/nonexistent/vtysh is missing (apt-get install frr)" in finding.message
 
 
+def _routers() -> dict[str, object]:
+    result = build(REPO, run_lint=False)
+    return {h: r for h, r in result.rendered.items() if r.platform == "frr"}
+
+
+@pytest.mark.parametrize("budget", ["per-run", "in-all"])
+def test_a_check_that_does_not_finish_is_a_finding(monkeypatch: pytest.MonkeyPatch,
+                                                   budget: str) -> None:
+    """A rendered file can make a checker slow (16 million characters a file, for every
+    router): a run past its timeout raised TimeoutExpired out of the lint (an internal
+    error), and the runs had no bound in all. Each file a check could not finish is a
+    finding with its checker's code, and the lint goes on."""
+    require_parsers()
+    lint.forget()
+    if budget == "per-run":
+        monkeypatch.setattr(system, "CHECK_TIMEOUT", 0)
+    else:
+        monkeypatch.setattr(lint, "CHECKS_SECONDS", 0.0)
+    routers = _routers()
+    findings = lint.lint(routers)  # type: ignore[arg-type]
+    external = {(h, f) for h, r in routers.items() for f in r.files  # type: ignore[attr-defined]
+                if ("frr", f) in lint.EXTERNAL}
+    unfinished = {tuple(f.file.split("/")[-2:]) for f in findings if "did not finish" in f.message}
+    assert unfinished == external, findings[:5]
+    codes = {f.file.rsplit("/", 1)[-1]: f.code for f in findings}
+    assert codes["frr.conf"] == "NP310" and codes["nftables.conf"] == "NP311"
+    lint.forget()
+
+
 def test_frr_rejection_points_at_the_line() -> None:
     require_parsers()
     text = "interface eth1\n ip address 10.0.0.1/24\nexit\nrouter ospf\n bogus command\nexit\n"
