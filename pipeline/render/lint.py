@@ -551,9 +551,11 @@ LINTERS: dict[tuple[str, str], Linter] = {
 NEUTRAL = {"interfaces", "sysctl.conf", "chrony.conf", "rsyslog.conf", "snmpd.conf",
            "dhcp-relay.conf"}
 """Router files checked in neutral form: the router's own values replaced."""
-EXTERNAL = {("frr", "frr.conf"), ("frr", "nftables.conf"), ("frr", "interfaces"),
-            ("frr", "sysctl.conf"), ("frr", "chrony.conf"), ("frr", "rsyslog.conf"),
-            ("frr", "snmpd.conf"), ("frr", "dhcp-relay.conf")}
+EXTERNAL_CODES = {"frr.conf": "NP310", "nftables.conf": "NP311", "interfaces": "NP312",
+                  "sysctl.conf": "NP313", "chrony.conf": "NP314", "rsyslog.conf": "NP315",
+                  "snmpd.conf": "NP316", "dhcp-relay.conf": "NP318"}
+"""Each router file another program checks, and the code of what that check finds."""
+EXTERNAL = {("frr", fname) for fname in EXTERNAL_CODES}
 """Checked by another program (vtysh, nft, ifupdown2, sysctl, chronyd, rsyslogd, snmpd,
 dnsmasq): run in threads, not in worker processes."""
 
@@ -644,9 +646,6 @@ CHECKS_SECONDS = 600.0
 """The external checks of one lint in all (5,002 devices take 8 s): each run has its own
 timeout (system.CHECK_TIMEOUT), and a file the template makes slow to check is slow for
 every router. Past it, what is left is not checked: a finding each."""
-EXTERNAL_CODES = {"frr.conf": "NP310", "nftables.conf": "NP311", "interfaces": "NP312",
-                  "sysctl.conf": "NP313", "chrony.conf": "NP314", "rsyslog.conf": "NP315",
-                  "snmpd.conf": "NP316", "dhcp-relay.conf": "NP318"}
 
 
 def _unfinished(name: str, fname: str, exc: system.CheckUnfinished) -> Finding:
