@@ -82,3 +82,38 @@ def test_reading_intent_with_ios_ports_imports_their_names_once_before_any_fork(
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=REPO)
     assert proc.stdout.split() == ["True", "True"]
+
+
+STALE = """
+import json, os, struct, sys
+from importlib.util import cache_from_source
+from pipeline import cli
+code = cli.main(sys.argv[2:])
+stale = []
+for name, module in sorted(sys.modules.items()):
+    origin = getattr(getattr(module, "__spec__", None), "origin", None) or ""
+    if not origin.endswith(".py") or not origin.startswith((sys.prefix, sys.argv[1])):
+        continue
+    try:
+        with open(cache_from_source(origin), "rb") as pyc:
+            flags, mtime, size = struct.unpack("<4xIII", pyc.read(16))
+    except OSError:
+        stale.append(name)
+        continue
+    st = os.stat(origin)
+    if flags == 0 and (mtime, size) != (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF):
+        stale.append(name)
+print(json.dumps({"code": code, "stale": stale}))
+"""
+
+
+def test_what_validate_imports_is_compiled_at_set_up() -> None:
+    """Every module `netpipe validate` imports from the venv or this repository has current
+    bytecode: uv installs without compiling, and where nothing may write a cache (a CI
+    runner's PYTHONDONTWRITEBYTECODE, a read-only checkout) each run compiled them again
+    (CLI start-up 0.45 s -> 0.23 s, a 5,002-device build 0.1 s)."""
+    proc = subprocess.run([sys.executable, "-c", STALE, str(REPO), "validate", "--root",
+                           str(REPO)], capture_output=True, text=True, check=True, cwd=REPO)
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0
+    assert result["stale"] == []
