@@ -139,6 +139,9 @@ def device_address(intent: Intent) -> Iterator[Finding]:
             if h.data.loopback is not None}  # not uplinks: their far end is someone else's
     own |= {prefix_key(p) for site in intent.sites.values() for p in site.pools}
     domain = intent.network.domain
+    # The own prefixes have a handful of lengths: an address is inside one of them when its
+    # top bits at one of those lengths are a key (not 33 supernets per host, each made).
+    lengths = sorted({length for _, length in own}, reverse=True)
     for name, host in sorted(intent.hosts.items()):
         try:
             address = IPv4Address(host.hostname)
@@ -149,7 +152,8 @@ def device_address(intent: Intent) -> Iterator[Finding]:
                          "the device login is sent to this address: write the device's "
                          "management address")
             continue
-        if not any(k in own for k in supernet_keys(IPv4Network(address))):
+        bits = int(address)
+        if not any(((bits >> (32 - n)) << (32 - n), n) in own for n in lengths):
             yield _f(host.at("hostname"), f"{name}: hostname {address} is outside the network's "
                      "own prefixes (site pools, zones' VLANs and networks, links, loopbacks)",
                      "the device login is sent to this address: write the device's "

@@ -294,12 +294,15 @@ class BoundedEnvironment(SandboxedEnvironment):
 
     def printed(self, value: Any) -> str:
         """A value a template prints (``{{ ... }}``): checked, counted, made text."""
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             if value not in self.clean:
                 _finalize(value)
                 if len(value) <= CLEAN_CACHED:
                     self.clean.add(value)
             text = value
+        elif kind in _SCALARS:  # as _finalize would pass it, without the call
+            text = str(value)
         else:
             text = str(_finalize(value))
         self.output += len(text)
