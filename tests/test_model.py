@@ -80,3 +80,14 @@ def test_every_secret_field_names_its_kind() -> None:
             if name.endswith("_secret"):
                 kind = _secret_kind(info)
                 assert kind in KINDS, f"{cls.__name__}.{name} has no SecretOf(kind) marker"
+
+
+@pytest.mark.parametrize("spec", ["Gi1/0/12-1", "Gi1/0/1-400"])
+def test_a_bad_port_group_is_refused_each_time_it_is_written(spec: str) -> None:
+    """Port specs that pass are checked once per estate (cached); one that fails is refused
+    wherever it is written, not only the first time."""
+    data = {"interfaces": spec, "vlan": 10}
+    for _ in range(3):
+        with pytest.raises(ValueError, match="port range"):
+            model.PortGroup.model_validate(data)
+    assert model.PortGroup.model_validate({**data, "interfaces": "Gi1/0/1-4"}).vlan == 10

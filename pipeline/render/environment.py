@@ -294,6 +294,7 @@ class BoundedEnvironment(SandboxedEnvironment):
 
     def printed(self, value: Any) -> str:
         """A value a template prints (``{{ ... }}``): checked, counted, made text."""
+        text: str
         kind = type(value)
         if kind is str:
             if value not in self.clean:
