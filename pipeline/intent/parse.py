@@ -130,7 +130,7 @@ def _made(job: _Job, keeper: Keeper | None, shipped: bool = False
 
 
 PRELUDE_COST = 17_000
-"""The parent's prelude (netutils' import: 10 ms from the bytecode set-up makes, 59 ms
+"""The parent's prelude (netutils' import: 10 ms from the bytecode that set-up makes, 59 ms
 compiled from source) as the bytes of intent loaded meanwhile (0.58 s per MB): the child's
 share grows by what the parent spends on it."""
 
